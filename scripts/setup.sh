@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages hvm's tests, benchmarks and image builder use, if missing.
+# Safe to run again: it does nothing when everything is there.
+set -e
+need=""
+command -v nasm >/dev/null 2>&1 || need="$need nasm"
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+command -v qemu-img >/dev/null 2>&1 || need="$need qemu-utils"
+[ -f /usr/share/seabios/bios-256k.bin ] || need="$need seabios"
+command -v cpio >/dev/null 2>&1 || need="$need cpio"
+command -v depmod >/dev/null 2>&1 || need="$need kmod"
+command -v xz >/dev/null 2>&1 || need="$need xz-utils"
+[ -z "$need" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "hvm setup: apt-get not found; install these yourself:$need" >&2
+  exit 1
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "hvm setup: installing$need" >&2
+$SUDO apt-get update -q >/dev/null 2>&1 || echo "hvm setup: apt-get update failed; trying with the current index" >&2
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $need >&2

@@ -1,0 +1,181 @@
+// `hvm`: a thin layer over the Vm API. Host mistakes (bad flags, unreadable files) print one
+// line and exit non-zero; the exit status otherwise follows the guest (QEMU's conventions).
+
+import { parseArgs } from 'node:util';
+import { readFileSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { Vm, type BootLoader, type VmConfig } from '../hypervisor/vm.js';
+import { loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
+import { StdioConsole } from '../chardev/stdio.js';
+import { buildDefaultGuest } from '../guest/image-build.js';
+
+/** A host-side mistake: printed as one line, exit status 1. */
+export class UsageError extends Error {}
+
+const HELP = `hvm — a PC virtual machine monitor (KVM or its own x86 CPU)
+
+Usage:
+  hvm run [options]          boot a guest (with no --kernel/--rom: the default Debian guest)
+  hvm image build [--arch i386|amd64]
+                             build the default guest from Debian packages (cached)
+  hvm demo                   build the default guest if needed and boot it
+  hvm --help
+
+Options for run:
+  --kernel FILE        Linux bzImage, booted through the Linux boot protocol
+  --initrd FILE        initial ramdisk for --kernel
+  --append TEXT        kernel command line (default: "console=ttyS0")
+  --rom FILE           a BIOS-style ROM image; the CPU starts at its reset vector
+  --flat FILE          a flat real-mode binary, loaded at --load-addr (default 0x7c00)
+  --load-addr ADDR     where --flat is loaded
+  -m, --memory SIZE    guest RAM: 256M, 1G, or MiB as a number (default 256M)
+  --smp N              number of vCPUs (default 1)
+  --accel kvm|soft|auto
+                       kvm: Linux KVM; soft: the project's own x86 CPU;
+                       auto (default): KVM where hardware-backed, soft otherwise
+  --no-reboot          exit instead of resetting on a guest reset or triple fault
+  --quiet              do not print which accelerator was chosen
+
+The serial console (COM1) is on stdin/stdout. On a terminal, Ctrl-A X quits and
+Ctrl-A H lists the other keys; piped stdin is passed through unchanged.
+Exit status: 0 after a guest power-off; (V << 1) | 1 after the guest writes V to
+isa-debug-exit (port 0xf4); 1 for a usage or host error; 2 when the VM fails.`;
+
+/** Parses "256M", "1G", "512K" or a number of MiB into bytes. */
+export function parseMemory(text: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--memory: cannot read "${text}" (use e.g. 256M or 1G)`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toUpperCase();
+  const bytes = unit === 'K' ? n * 1024 : unit === 'G' ? n * 2 ** 30 : n * 2 ** 20;
+  if (bytes === 0) throw new UsageError('--memory: must be more than 0');
+  if (bytes > totalmem()) throw new UsageError(`--memory: ${text} is more than this host has (${Math.floor(totalmem() / 2 ** 20)} MiB)`);
+  return bytes;
+}
+
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    if (!statSync(path).isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
+    return readFileSync(path);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new UsageError(`${what} ${path}: ${why}`);
+  }
+}
+
+function parseNumber(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what}: "${text}" is not a whole number`);
+  return n;
+}
+
+/** Options for `run`, as parsed. */
+interface RunOptions {
+  kernel?: string; initrd?: string; append?: string; rom?: string; flat?: string; 'load-addr'?: string;
+  memory?: string; smp?: string; accel?: string; 'no-reboot'?: boolean; quiet?: boolean;
+}
+
+async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<{ boot: BootLoader; romBytes: number }> {
+  if (o.rom !== undefined) {
+    const image = readInput(o.rom, '--rom');
+    if (image.length === 0 || image.length % 4096 !== 0 || image.length > 16 * 2 ** 20) {
+      throw new UsageError(`--rom ${o.rom}: a ROM image must be a non-empty multiple of 4 KiB, at most 16 MiB`);
+    }
+    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFirmwareImage(ram, image)), romBytes: image.length };
+  }
+  if (o.flat !== undefined) {
+    const image = readInput(o.flat, '--flat');
+    const at = o['load-addr'] !== undefined ? parseNumber(o['load-addr'], '--load-addr') : 0x7c00;
+    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFlatBinary(ram, image, at)), romBytes: 0 };
+  }
+  let kernelPath = o.kernel;
+  let initrdPath = o.initrd;
+  if (kernelPath === undefined) {
+    if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel');
+    const guest = await buildDefaultGuest({ arch: 'i386', log });
+    kernelPath = guest.kernel;
+    initrdPath = guest.initrd;
+  }
+  const kernel = readInput(kernelPath, '--kernel');
+  const initrd = initrdPath !== undefined ? readInput(initrdPath, '--initrd') : undefined;
+  const cmdline = o.append ?? 'console=ttyS0';
+  // Check the image now, so a bad file is a usage error rather than a VM failure.
+  try {
+    const { checkBzImage } = await import('../firmware/boot.js');
+    checkBzImage(kernel);
+  } catch (e) {
+    throw new UsageError(`--kernel ${kernelPath}: ${(e as Error).message}`);
+  }
+  const boot: BootLoader = (ram, cpus) => {
+    const { state } = loadLinux(ram, { kernel, cmdline, cpus, ...(initrd ? { initrd } : {}) });
+    return [state, ...Array.from({ length: cpus - 1 }, () => state)];
+  };
+  return { boot, romBytes: 0 };
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, allowPositionals: false, strict: true,
+    options: {
+      kernel: { type: 'string' }, initrd: { type: 'string' }, append: { type: 'string' },
+      rom: { type: 'string' }, flat: { type: 'string' }, 'load-addr': { type: 'string' },
+      memory: { type: 'string', short: 'm' }, smp: { type: 'string' }, accel: { type: 'string' },
+      'no-reboot': { type: 'boolean' }, quiet: { type: 'boolean' },
+    },
+  });
+  const o = values as RunOptions;
+  const accel = o.accel ?? 'auto';
+  if (accel !== 'kvm' && accel !== 'soft' && accel !== 'auto') throw new UsageError(`--accel: "${accel}" is not kvm, soft or auto`);
+  const log = (s: string): void => { if (!o.quiet) process.stderr.write(`hvm: ${s}\n`); };
+  const memoryBytes = parseMemory(o.memory ?? '256M');
+  const cpus = o.smp !== undefined ? parseNumber(o.smp, '--smp') : 1;
+  const { boot, romBytes } = await bootLoaderFor(o, log);
+  const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot };
+  let vm: Vm;
+  try {
+    vm = await Vm.create(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  vm.rebootOnReset = !o['no-reboot'];
+  log(`accelerator: ${vm.accel.why}`);
+  const console = new StdioConsole({ onQuit: () => void vm.stop() });
+  vm.on('serial', (_id: string, bytes: Uint8Array) => console.write(bytes));
+  console.onInput((bytes) => vm.sendInput('serial0', bytes));
+  await vm.start();
+  const exit = await vm.waitForExit();
+  await console.close();
+  if (exit.reason === 'error') process.stderr.write(`hvm: ${exit.message}\n`);
+  else if (exit.reason === 'halted') log(exit.message);
+  return exit.status;
+}
+
+/** Entry point: returns the process exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(`${HELP}\n`); return 0; }
+    if (cmd === 'run') {
+      if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(`${HELP}\n`); return 0; }
+      return await run(rest);
+    }
+    if (cmd === 'demo') return await run(rest);
+    if (cmd === 'image' && rest[0] === 'build') {
+      const { values } = parseArgs({ args: rest.slice(1), options: { arch: { type: 'string' } }, strict: true });
+      const arch = values.arch ?? 'i386';
+      if (arch !== 'i386' && arch !== 'amd64') throw new UsageError(`--arch: "${arch}" is not i386 or amd64`);
+      const g = await buildDefaultGuest({ arch, log: (s) => process.stderr.write(`hvm: ${s}\n`) });
+      process.stdout.write(`kernel ${g.kernel}\ninitrd ${g.initrd}\n`);
+      return 0;
+    }
+    throw new UsageError(`unknown command "${cmd}" (try hvm --help)`);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    // parseArgs reports unknown or malformed options with a code; those are usage errors too.
+    const usage = e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`hvm: ${err.message}\n`);
+    return usage ? 1 : 2;
+  }
+}

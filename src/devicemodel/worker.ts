@@ -1,0 +1,86 @@
+// The device-model thread: every device lives here and serves the ioreq channel. It loops
+// between the ioreq server (spin, then futex sleep) and Node's event loop, where host messages
+// (console input, reset, stop) and asynchronous backends run.
+
+import { parentPort } from 'node:worker_threads';
+import { IoreqChannel, IoreqServer } from '../ioreq/channel.js';
+import { GuestRam } from '../hypervisor/memory.js';
+import { ControlBlock } from '../hypervisor/control.js';
+import type { FromDeviceModel, ToDeviceModel } from '../hypervisor/messages.js';
+import { buildMachine, type BuiltMachine } from '../machine/build.js';
+import { machines } from '../machine/pc.js';
+import { TimerQueue } from './timers.js';
+import { IoDispatcher } from './dispatch.js';
+import { irqLinesFor } from './irq.js';
+
+/** How long one service slice may keep the event loop waiting (ms). */
+const SLICE_MS = 4;
+/** How long the server spins after a request before it sleeps (ms). */
+const SPIN_MS = 0.2;
+
+const port = parentPort;
+if (port === null) throw new Error('device model must run in a worker thread');
+const post = (m: FromDeviceModel): void => port.postMessage(m);
+
+let machine: BuiltMachine | null = null;
+let server: IoreqServer | null = null;
+let channel: IoreqChannel | null = null;
+let stopped = false;
+const timers = new TimerQueue();
+
+function pump(): void {
+  if (stopped || server === null || machine === null) return;
+  try {
+    const slice = Math.min(SLICE_MS, timers.msUntilNext());
+    server.serve(slice, SPIN_MS);
+    timers.runDue();
+    machine.flushOutput();
+  } catch (e) {
+    post({ kind: 'error', message: `device model: ${(e as Error).message}` });
+    stopped = true;
+    return;
+  }
+  setImmediate(pump);
+}
+
+port.on('message', (m: ToDeviceModel) => {
+  switch (m.kind) {
+    case 'init': {
+      const s = m.shared;
+      const desc = machines[m.machine];
+      if (desc === undefined) { post({ kind: 'error', message: `unknown machine ${m.machine}` }); return; }
+      const ram = new GuestRam(s.ram, s.layout, s.ramOffset);
+      const control = new ControlBlock(s.control);
+      channel = new IoreqChannel(s.ioreq, s.cpus);
+      machine = buildMachine(desc, {
+        mem: ram,
+        irq: irqLinesFor(s, control),
+        timers,
+        layout: s.layout,
+        cpus: s.cpus,
+        system: {
+          reset: () => post({ kind: 'system', event: 'reset' }),
+          powerOff: () => post({ kind: 'system', event: 'poweroff' }),
+          exit: (v: number) => post({ kind: 'system', event: 'exit', status: ((v << 1) | 1) & 0xff }),
+        },
+        postOutput: (id, bytes) => post({ kind: 'chardev-out', id, bytes }),
+      });
+      server = new IoreqServer(channel, new IoDispatcher(machine.pio, machine.mmio));
+      post({ kind: 'ready' });
+      setImmediate(pump);
+      break;
+    }
+    case 'chardev-in':
+      machine?.chardevInput(m.id, m.bytes);
+      break;
+    case 'reset':
+      machine?.reset();
+      post({ kind: 'reset-done' });
+      break;
+    case 'stop':
+      stopped = true;
+      machine?.flushOutput();
+      port.close();
+      break;
+  }
+});

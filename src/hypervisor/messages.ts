@@ -1,0 +1,49 @@
+// Messages between the main thread (the Vm object) and its worker threads. Only control flows
+// here; guest I/O flows through the ioreq channel and the control block in shared memory.
+
+import type { CpuState } from './vcpu.js';
+import type { MemoryLayout } from './memory.js';
+
+/** The shared memory every worker maps. */
+export interface SharedVm {
+  ram: SharedArrayBuffer;
+  ramOffset: number;
+  layout: MemoryLayout;
+  ioreq: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  cpus: number;
+  accel: 'kvm' | 'soft';
+  /** KVM: the VM fd (process-wide), for driving interrupt lines from the device model. */
+  kvmVmFd: number;
+}
+
+/** Main → device model. */
+export type ToDeviceModel =
+  | { kind: 'init'; shared: SharedVm; machine: string }
+  | { kind: 'chardev-in'; id: string; bytes: Uint8Array }
+  | { kind: 'reset' }
+  | { kind: 'stop' };
+
+/** Device model → main. */
+export type FromDeviceModel =
+  | { kind: 'ready' }
+  | { kind: 'chardev-out'; id: string; bytes: Uint8Array }
+  | { kind: 'system'; event: 'reset' | 'poweroff' }
+  | { kind: 'system'; event: 'exit'; status: number }
+  | { kind: 'reset-done' }
+  | { kind: 'error'; message: string };
+
+/** Main → a vCPU worker (soft: one worker runs every CPU; KVM: one worker per vCPU). */
+export type ToVcpu =
+  | { kind: 'init'; shared: SharedVm; vcpuIds: number[]; states: CpuState[]; kvmVcpuFds: number[] }
+  | { kind: 'set-state'; states: CpuState[] };
+
+/** Why a vCPU worker stopped the machine. */
+export type VcpuStopReason = 'shutdown' | 'halted-forever' | 'error';
+
+/** A vCPU worker → main. */
+export type FromVcpu =
+  | { kind: 'ready'; info: string }
+  | { kind: 'state-set' }
+  | { kind: 'stopped'; reason: VcpuStopReason; message: string }
+  | { kind: 'stats'; exits: number; sleeps: number };

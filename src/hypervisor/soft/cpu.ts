@@ -1,0 +1,579 @@
+// SoftCpu: the project's i686 integer core. This file holds the run loop (interrupts, HLT,
+// faults, double and triple faults), the decoded-block cache keyed by physical address, the
+// architectural state exchange with CpuState, and the seams to the x87/SSE units.
+//
+// Layers, bottom up: CpuCore (registers, lazy flags) → Mmu (paging, TLB) → Segmentation →
+// Tasks (TSS) → Transfer (far transfers, interrupts) → Alu (operands, arithmetic) → System
+// (CR/MSR/CPUID…) → SoftCpu.
+
+import type { GuestRam } from '../memory.js';
+import type { CpuState, SegmentState } from '../vcpu.js';
+import type { CpuIo, DecodedOperand, FpuHost, InterruptController } from './api.js';
+import { System, TSC_HZ, CPUID_CORE, CPUID_FPU, CPUID_MMX, CPUID_FXSR, CPUID_SSE, CPUID_SSE2 } from './system.js';
+import {
+  M_MEM, R_DISP, R_IMM, R_M, R_PFX, R_SSEPFX, REC, P_O32, STOP_DECODE, decodeOne, isSse0F, type ByteSource,
+} from './decoder.js';
+import { execBlock } from './exec.js';
+import { IntKind } from './transfer.js';
+import {
+  ATTR_UNUSABLE, CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_1, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, LDTR, TR,
+  faultClass, EFLAGS_VALID, CR0_ET,
+} from './defs.js';
+
+/** Why `run` returned. */
+export const enum StopReason {
+  /** The instruction budget ran out; tick the timers and call again. */
+  Budget = 0,
+  /** HLT with no deliverable interrupt; sleep until one is pending, then call again. */
+  Halted = 1,
+  /** Triple fault: the PC resets. */
+  Shutdown = 2,
+}
+
+/** The x87/MMX unit as the core drives it. */
+export interface FpuUnit {
+  exec(op: number, d: DecodedOperand): void;
+  fwait(): void;
+  reset(): void;
+  /** CPUID leaf 1 EDX bits the unit implements (default: FPU). */
+  readonly cpuidEdx?: number;
+}
+
+/** The SSE unit (and the MMX forms of the 0F map) as the core drives it. */
+export interface SseUnit {
+  /** Returns false for #UD. */
+  exec0F(op: number, prefix: number, d: DecodedOperand): boolean;
+  reset(): void;
+  /** CPUID leaf 1 EDX bits the unit implements (default: MMX FXSR SSE SSE2). */
+  readonly cpuidEdx?: number;
+}
+
+export interface SoftCpuOptions {
+  ram: GuestRam;
+  io: CpuIo;
+  intc: InterruptController;
+  /** Monotonic milliseconds (drives the TSC). */
+  clock: () => number;
+  id: number;
+}
+
+/** A decoded operand with the instruction's imm8 (SSE shuffles, shifts and compares need it). */
+export interface UnitOperand extends DecodedOperand { imm: number }
+
+const MAX_BLOCKS = 1 << 16;
+const MAX_RECORDS = 1 << 19;
+/** Instructions per block at most. */
+const BLOCK_MAX = 64;
+const HASH_BITS = 16;
+
+/** The soft x86 CPU (i686 integer core). */
+export class SoftCpu extends System implements FpuHost, ByteSource {
+  readonly id: number;
+  readonly intc: InterruptController;
+  readonly tscHz = TSC_HZ;
+  instructionsRetired = 0;
+  fpu: FpuUnit | null = null;
+  sse: SseUnit | null = null;
+  /** 1 for 0F opcodes that go to the SSE unit. */
+  readonly sseOps = new Uint8Array(256);
+  /** Instructions per block at most (1 while stepping). */
+  private stepLimit = BLOCK_MAX;
+  /** True inside step(): repeated string instructions do one element per step. */
+  stepping = false;
+  private nmiPending = false;
+  private nmiBlocked = false;
+  private readonly dOp: UnitOperand = { modrm: 0, reg: 0, rm: 0, ea: -1, imm: 0 };
+  private curPfx = 0;
+
+  // Block cache.
+  private readonly blkKey = new Int32Array(MAX_BLOCKS);
+  private readonly blkMode = new Uint8Array(MAX_BLOCKS);
+  private readonly blkStart = new Int32Array(MAX_BLOCKS);
+  private readonly blkCount = new Int32Array(MAX_BLOCKS);
+  private readonly blkBytes = new Int32Array(MAX_BLOCKS);
+  private readonly blkGen = new Int32Array(MAX_BLOCKS);
+  private readonly blkPage2 = new Int32Array(MAX_BLOCKS);
+  private readonly blkGen2 = new Int32Array(MAX_BLOCKS);
+  private readonly blkVpn2 = new Int32Array(MAX_BLOCKS);
+  private readonly hash = new Int32Array(1 << HASH_BITS).fill(-1);
+  /** Link to the block that followed, valid while `epoch` and the EIP match. */
+  private readonly blkNext = new Int32Array(MAX_BLOCKS);
+  private readonly blkNextEip = new Int32Array(MAX_BLOCKS);
+  private readonly blkNextEpoch = new Int32Array(MAX_BLOCKS);
+  private nBlocks = 0;
+  private insTop = 0;
+  // Decoder byte source state.
+  private decPageLin = 0;
+  private decPageOff = 0;
+  private decFirst = true;
+  private decPage2 = -1;
+  private decVpn2 = 0;
+  private decCsBase = 0;
+  private decCsLimit = 0;
+
+  constructor(o: SoftCpuOptions) {
+    super(o.ram, o.io);
+    this.id = o.id;
+    this.apicId = o.id;
+    this.intc = o.intc;
+    this.clock = o.clock;
+    this.ins = new Int32Array(MAX_RECORDS * REC);
+    for (let b = 0; b < 256; b++) this.sseOps[b] = isSse0F(b) ? 1 : 0;
+    this.updateCpuid();
+  }
+
+  /** Attaches the x87/MMX and SSE units (CPUID follows what is attached). */
+  attachUnits(fpu: FpuUnit | null, sse: SseUnit | null): void {
+    this.fpu = fpu;
+    this.sse = sse;
+    this.updateCpuid();
+  }
+
+  private updateCpuid(): void {
+    let edx = CPUID_CORE;
+    if (this.fpu !== null) edx |= this.fpu.cpuidEdx ?? CPUID_FPU;
+    if (this.sse !== null) edx |= this.sse.cpuidEdx ?? (CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2);
+    this.cpuidEdx = edx;
+  }
+
+  /** CPUID as the guest sees it (for the host's inspection). */
+  cpuid(leaf: number): { eax: number; ebx: number; ecx: number; edx: number } {
+    this.cpuidLeaf(leaf);
+    const o = this.cpuidOut;
+    return { eax: o[0]! >>> 0, ebx: o[1]! >>> 0, ecx: o[2]! >>> 0, edx: o[3]! >>> 0 };
+  }
+
+  // ---- run loop ----
+
+  /** Runs up to `maxInstructions` (approximately: whole blocks). */
+  run(maxInstructions: number): StopReason {
+    let budget = maxInstructions;
+    let prev = -1;
+    for (;;) {
+      try {
+        while (budget > 0) {
+          // After MOV SS/POP SS/STI exactly one instruction runs before events are checked.
+          const shadowed = this.shadow;
+          if (shadowed) this.shadow = false;
+          else if (this.pollEvents()) { prev = -1; continue; }
+          if (this.halted) return StopReason.Halted;
+          let b: number;
+          if (prev >= 0 && this.blkNextEip[prev] === this.eip && this.blkNextEpoch[prev] === this.epoch) {
+            b = this.blkNext[prev]!;
+            if (this.pageGen[this.blkKey[b]! >>> 12] !== this.blkGen[b] || this.blkPage2[b]! >= 0) b = this.lookupBlock();
+          } else {
+            b = this.lookupBlock();
+            if (prev >= 0 && this.blkKey[b]! >= 0 && this.blkKey[prev]! >= 0) {
+              this.blkNext[prev] = b;
+              this.blkNextEip[prev] = this.eip;
+              this.blkNextEpoch[prev] = this.epoch;
+            }
+          }
+          prev = this.blkKey[b]! >= 0 ? b : -1;
+          this.smc = false;
+          if ((this.eflags & FLAG_TF) !== 0) { budget--; this.singleStep(b); continue; }
+          if (shadowed) {
+            prev = -1;
+            const n1 = execBlock(this, this.blkStart[b]!, 1);
+            budget -= n1;
+            this.instructionsRetired += n1;
+            continue;
+          }
+          const cnt = this.blkCount[b]!;
+          const n = execBlock(this, this.blkStart[b]!, cnt < this.stepLimit ? cnt : this.stepLimit);
+          budget -= n;
+          this.instructionsRetired += n;
+        }
+        return StopReason.Budget;
+      } catch (e) {
+        if (e !== this.fault) throw e;
+        prev = -1;
+        budget--;
+        this.instructionsRetired++;
+        if (!this.deliverFault()) return StopReason.Shutdown;
+      }
+    }
+  }
+
+  /** TF=1: one instruction, then the single-step #DB trap (SDM vol. 3, 17.3.1.4). */
+  private singleStep(b: number): void {
+    const before = this.eip;
+    execBlock(this, this.blkStart[b]!, 1);
+    this.instructionsRetired++;
+    // A repeated string instruction traps after each iteration; INT n already left through its gate.
+    if (this.eip === before && !this.halted) return;
+    this.dr[6] = this.dr[6]! | 0x4000;
+    this.interrupt(1, this.eip, -1, IntKind.External);
+    this.eip = this.nextEip;
+  }
+
+  /**
+   * Executes exactly one instruction, or delivers one pending event or fault (for debuggers and
+   * trace comparison).
+   */
+  step(): StopReason {
+    this.stepLimit = 1;
+    this.stepping = true;
+    try {
+      return this.run(1);
+    } finally {
+      this.stepLimit = BLOCK_MAX;
+      this.stepping = false;
+    }
+  }
+
+  /** Whether an interrupt or NMI would end HLT now. */
+  canWake(): boolean {
+    if (!this.nmiPending && this.intc.takeNmi()) this.nmiPending = true;
+    if (this.nmiPending && !this.nmiBlocked) return true;
+    return (this.eflags & FLAG_IF) !== 0 && this.intc.hasInterrupt();
+  }
+
+  /** Delivers a pending NMI or interrupt; true when one was delivered. */
+  private pollEvents(): boolean {
+    if (!this.nmiPending && this.intc.takeNmi()) this.nmiPending = true;
+    if (this.nmiPending && !this.nmiBlocked) {
+      this.nmiPending = false;
+      this.nmiBlocked = true;
+      this.halted = false;
+      this.interrupt(2, this.eip, -1, IntKind.External);
+      this.eip = this.nextEip;
+      return true;
+    }
+    if ((this.eflags & FLAG_IF) !== 0 && this.intc.hasInterrupt()) {
+      const vec = this.intc.acknowledge() & 0xff;
+      this.halted = false;
+      this.interrupt(vec, this.eip, -1, IntKind.External);
+      this.eip = this.nextEip;
+      return true;
+    }
+    return false;
+  }
+
+  /** Delivers the fault in `this.fault`, escalating to #DF; false on a triple fault. */
+  private deliverFault(): boolean {
+    const f = this.fault;
+    let vec = f.vector;
+    let code = f.hasCode ? f.errorCode : -1;
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        if ((this.cr0 & CR0_PE) === 0) code = -1;
+        this.interrupt(vec, this.eip, code, IntKind.Exception);
+        this.eip = this.nextEip;
+        this.halted = false;
+        return true;
+      } catch (e) {
+        if (e !== f) throw e;
+        if (vec === 8) return false;
+        const first = faultClass(vec), second = faultClass(f.vector);
+        if ((first === FaultClass.Contributory && second === FaultClass.Contributory) ||
+            (first === FaultClass.PageFault && second !== FaultClass.Benign)) {
+          vec = 8; code = 0;
+        } else {
+          vec = f.vector; code = f.hasCode ? f.errorCode : -1;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** IRET ends NMI blocking. */
+  override iret(sz: number): void {
+    super.iret(sz);
+    this.nmiBlocked = false;
+  }
+
+  // ---- block cache ----
+
+  private lookupBlock(): number {
+    const lin = (this.segBase[CS]! + this.eip) | 0;
+    let e = this.tlbR[lin >>> 12]!;
+    if (e === -1) {
+      this.xlate(lin, false, this.userMode);
+      e = this.tlbR[lin >>> 12]!;
+      if (e === -1) return this.decodeBlock(lin, -1, -1);
+    }
+    const off = e ^ lin;
+    const mode = this.code32 ? 1 : 0;
+    const h = ((off ^ (off >>> HASH_BITS)) + mode) & ((1 << HASH_BITS) - 1);
+    const b = this.hash[h]!;
+    if (b >= 0 && this.blkKey[b] === off && this.blkMode[b] === mode &&
+        this.pageGen[off >>> 12] === this.blkGen[b] &&
+        (this.eip >>> 0) + this.blkBytes[b]! - 1 <= (this.segLimit[CS]! >>> 0) &&
+        (this.blkPage2[b]! < 0 || this.page2Valid(b))) return b;
+    return this.decodeBlock(lin, off, h);
+  }
+
+  private page2Valid(b: number): boolean {
+    const vpn = this.blkVpn2[b]!;
+    const e = this.tlbR[vpn]!;
+    if (e === -1) return false;
+    const page = (e ^ (vpn << 12)) >>> 12;
+    return page === this.blkPage2[b] && this.pageGen[page] === this.blkGen2[b];
+  }
+
+  /** Drops every decoded block. */
+  flushBlocks(): void {
+    this.epoch++;
+    this.hash.fill(-1);
+    this.nBlocks = 0;
+    this.insTop = 0;
+    this.codeMask.fill(0);
+  }
+
+  private decodeBlock(lin: number, off: number, h: number): number {
+    if (this.nBlocks >= MAX_BLOCKS || this.insTop + BLOCK_MAX * REC > this.ins.length) this.flushBlocks();
+    const b = this.nBlocks;
+    const start = this.insTop;
+    this.decPageLin = lin & ~0xfff;
+    this.decPageOff = off < 0 ? -1 : off - (lin & 0xfff);
+    this.decFirst = true;
+    this.decPage2 = -1;
+    this.decCsBase = this.segBase[CS]!;
+    this.decCsLimit = this.segLimit[CS]! >>> 0;
+    let eip = this.eip;
+    let n = 0;
+    let bytes = 0;
+    const c32 = this.code32;
+    while (n < BLOCK_MAX) {
+      let term: boolean;
+      try {
+        term = decodeOne(this, this.ins, start + n * REC, this.decCsBase, eip, c32);
+      } catch (e) {
+        if (e === STOP_DECODE) break;
+        throw e;
+      }
+      const len = this.ins[start + n * REC + 5]!;
+      n++;
+      bytes += len;
+      eip = c32 ? (eip + len) | 0 : (eip + len) & 0xffff;
+      this.decFirst = false;
+      if (term) break;
+      if ((((this.decCsBase + eip) | 0) & ~0xfff) !== this.decPageLin) break;
+    }
+    if (off < 0) return this.oneShot(b, start, n, bytes);
+    this.blkKey[b] = off;
+    this.blkNextEpoch[b] = this.epoch - 1;
+    this.blkMode[b] = c32 ? 1 : 0;
+    this.blkStart[b] = start;
+    this.blkCount[b] = n;
+    this.blkBytes[b] = bytes;
+    this.blkGen[b] = this.pageGen[off >>> 12]!;
+    this.blkPage2[b] = this.decPage2;
+    this.blkVpn2[b] = this.decVpn2;
+    this.blkGen2[b] = this.decPage2 >= 0 ? this.pageGen[this.decPage2]! : 0;
+    const inPage1 = Math.min(bytes, 0x1000 - (off & 0xfff));
+    this.markCode(off, inPage1);
+    if (this.decPage2 >= 0) this.markCode(this.decPage2 << 12, bytes - inPage1);
+    this.hash[h] = b;
+    this.nBlocks++;
+    this.insTop += n * REC;
+    return b;
+  }
+
+  /** A block decoded from MMIO: run once, never cached. */
+  private oneShot(b: number, start: number, n: number, bytes: number): number {
+    this.blkStart[b] = start;
+    this.blkCount[b] = n;
+    this.blkBytes[b] = bytes;
+    this.blkKey[b] = -1;
+    return b;
+  }
+
+  /** ByteSource for the decoder: instruction bytes with CS-limit and page checks. */
+  fetch(lin: number): number {
+    const offInSeg = (lin - this.decCsBase) >>> 0;
+    if (offInSeg > this.decCsLimit) {
+      if (!this.decFirst) throw STOP_DECODE;
+      this.gp(0);
+    }
+    if ((lin & ~0xfff) === this.decPageLin) {
+      if (this.decPageOff < 0) return this.readSlow(lin, 1, this.userMode);
+      return this.u8[this.decPageOff + (lin & 0xfff)]!;
+    }
+    if (!this.decFirst) throw STOP_DECODE;
+    // The first instruction straddles into the next page.
+    const vpn = lin >>> 12;
+    let e = this.tlbR[vpn]!;
+    if (e === -1) { this.xlate(lin, false, this.userMode); e = this.tlbR[vpn]!; }
+    if (e === -1) return this.readSlow(lin, 1, this.userMode);
+    const o = e ^ lin;
+    this.decPage2 = o >>> 12;
+    this.decVpn2 = vpn;
+    return this.u8[o]!;
+  }
+
+  /** Decoded code in guest-physical page `pfn` was overwritten by a device (DMA). */
+  override invalidatePhysPage(pfn: number): void {
+    super.invalidatePhysPage(pfn);
+  }
+
+  // ---- bulk REP MOVS / STOS inside one page of RAM ----
+
+  /** Elements moved by the last successful fastMovs/fastStos. */
+  fastDone = 0;
+
+  /** Elements that fit before either page ends, or 0 when the fast path does not apply. */
+  private fastSpan(size: number, delta: number, a32: boolean, n: number, seg: number, src: number, dst: number): number {
+    if (delta < 0 || !a32) return 0;
+    let k = Math.min(n, Math.floor((0x1000 - (dst & 0xfff)) / size));
+    if (seg >= 0) k = Math.min(k, Math.floor((0x1000 - (src & 0xfff)) / size));
+    return k;
+  }
+
+  fastMovs(seg: number, size: number, delta: number, a32: boolean, n: number): boolean {
+    const regs = this.regs;
+    const si = regs[6]!, di = regs[7]!;
+    const src = (this.segBase[seg]! + si) | 0, dst = (this.segBase[ES]! + di) | 0;
+    const k = this.fastSpan(size, delta, a32, n, seg, src, dst);
+    if (k <= 0) return false;
+    const bytes = k * size;
+    const rl = this.segRLim[seg]!, wl = this.segWLim[ES]!;
+    if (rl < 0 || wl < 0 || (si >>> 0) + bytes - 1 > rl + 3 || (di >>> 0) + bytes - 1 > wl + 3) return false;
+    const er = this.tlbR[src >>> 12]!, ew = this.tlbW[dst >>> 12]!;
+    if (er === -1 || ew === -1) return false;
+    const so = er ^ src, d = ew ^ dst;
+    const u8 = this.u8;
+    if (d > so && d < so + bytes) {
+      for (let i = 0; i < bytes; i++) u8[d + i] = u8[so + i]!;
+    } else {
+      u8.copyWithin(d, so, so + bytes);
+    }
+    regs[6] = (si + bytes) | 0;
+    regs[7] = (di + bytes) | 0;
+    regs[1] = (regs[1]! - k) | 0;
+    this.fastDone = k;
+    return true;
+  }
+
+  fastStos(v: number, size: number, delta: number, a32: boolean, n: number): boolean {
+    const regs = this.regs;
+    const di = regs[7]!;
+    const dst = (this.segBase[ES]! + di) | 0;
+    const k = this.fastSpan(size, delta, a32, n, -1, 0, dst);
+    if (k <= 0) return false;
+    const bytes = k * size;
+    const wl = this.segWLim[ES]!;
+    if (wl < 0 || (di >>> 0) + bytes - 1 > wl + 3) return false;
+    const ew = this.tlbW[dst >>> 12]!;
+    if (ew === -1) return false;
+    const d = ew ^ dst;
+    if (size === 1) this.u8.fill(v, d, d + bytes);
+    else if (size === 4 && (d & 3) === 0) this.m32.fill(v, d >> 2, (d + bytes) >> 2);
+    else if (size === 2 && (d & 1) === 0) this.m16.fill(v, d >> 1, (d + bytes) >> 1);
+    else for (let i = 0; i < bytes; i++) this.u8[d + i] = v >>> (8 * (i % size));
+    regs[7] = (di + bytes) | 0;
+    regs[1] = (regs[1]! - k) | 0;
+    this.fastDone = k;
+    return true;
+  }
+
+  // ---- x87 / SSE seams ----
+
+  private fillOperand(p: number): UnitOperand {
+    const m = this.ins[p + R_M]!;
+    const d = this.dOp;
+    d.modrm = m >>> 24;
+    d.reg = (m >> 3) & 7;
+    d.rm = m & 7;
+    d.ea = (m & M_MEM) !== 0 ? (this.segBase[(m >> 20) & 7]! + this.ea(m, this.ins[p + R_DISP]!)) | 0 : -1;
+    d.imm = this.ins[p + R_IMM]!;
+    this.curPfx = this.ins[p + R_PFX]!;
+    return d;
+  }
+
+  execFpu(op: number, p: number): void {
+    if ((this.cr0 & (CR0_EM | CR0_TS)) !== 0 || this.fpu === null) this.raise(7);
+    this.fpu.exec(op, this.fillOperand(p));
+  }
+
+  execSse(b: number, p: number): void {
+    if (this.sse === null) this.ud();
+    if (b !== 0xae) {
+      if ((this.cr0 & CR0_EM) !== 0) this.ud();
+      if ((this.cr0 & CR0_TS) !== 0) this.raise(7);
+    }
+    if (!this.sse.exec0F(b, this.ins[p + R_SSEPFX]!, this.fillOperand(p))) this.ud();
+  }
+
+  // FpuHost
+  read8(lin: number): number { return this.lrd8(lin); }
+  read16(lin: number): number { return this.lrd16(lin); }
+  read32(lin: number): number { return this.lrd32(lin); }
+  write8(lin: number, v: number): void { this.lwr8(lin, v); }
+  write16(lin: number, v: number): void { this.lwr16(lin, v); }
+  write32(lin: number, v: number): void { this.lwr32(lin, v); }
+  setCompareFlags(zf: boolean, pf: boolean, cf: boolean): void {
+    this.setArith((zf ? 0x40 : 0) | (pf ? 4 : 0) | (cf ? 1 : 0));
+  }
+  get instrCs(): number { return this.segSel[CS]!; }
+  get instrEip(): number { return this.eip; }
+  get opsize16(): boolean { return (this.curPfx & P_O32) === 0; }
+  get realMode(): boolean { return (this.cr0 & CR0_PE) === 0 || (this.eflags & FLAG_VM) !== 0; }
+
+  // ---- state ----
+
+  override cr3Changed(): void { this.flushTlb(true); }
+
+  override modeChanged(): void {
+    this.refreshSegFast();
+  }
+
+  getState(): CpuState {
+    const r = this.regs;
+    const big = (v: number): bigint => BigInt(v >>> 0);
+    const seg = (s: number): SegmentState => {
+      const a = this.segAttr[s]!;
+      return {
+        selector: this.segSel[s]!, base: this.segBase[s]! >>> 0, limit: this.segLimit[s]! >>> 0,
+        type: a & 0xf, s: (a >> 4) & 1, dpl: (a >> 5) & 3, present: (a >> 7) & 1, avl: (a >> 12) & 1,
+        l: (a >> 13) & 1, db: (a >> 14) & 1, g: (a >> 15) & 1, unusable: (a & ATTR_UNUSABLE) !== 0 ? 1 : 0,
+      };
+    };
+    return {
+      rax: big(r[0]!), rcx: big(r[1]!), rdx: big(r[2]!), rbx: big(r[3]!),
+      rsp: big(r[4]!), rbp: big(r[5]!), rsi: big(r[6]!), rdi: big(r[7]!),
+      r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
+      rip: big(this.eip), rflags: big(this.getEflags()),
+      es: seg(0), cs: seg(1), ss: seg(2), ds: seg(3), fs: seg(4), gs: seg(5), ldt: seg(LDTR), tr: seg(TR),
+      gdt: { base: this.gdtBase >>> 0, limit: this.gdtLimit & 0xffff },
+      idt: { base: this.idtBase >>> 0, limit: this.idtLimit & 0xffff },
+      cr0: big(this.cr0), cr2: big(this.cr2), cr3: big(this.cr3), cr4: big(this.cr4), cr8: 0n, efer: 0n,
+      apicBase: big(this.apicBase),
+    };
+  }
+
+  setState(s: CpuState): void {
+    const n = (v: bigint): number => Number(BigInt.asUintN(32, v)) | 0;
+    const r = this.regs;
+    r[0] = n(s.rax); r[1] = n(s.rcx); r[2] = n(s.rdx); r[3] = n(s.rbx);
+    r[4] = n(s.rsp); r[5] = n(s.rbp); r[6] = n(s.rsi); r[7] = n(s.rdi);
+    this.eip = n(s.rip);
+    this.nextEip = this.eip;
+    this.cr0 = n(s.cr0) | CR0_ET;
+    this.cr2 = n(s.cr2);
+    this.cr3 = n(s.cr3);
+    this.cr4 = n(s.cr4);
+    this.apicBase = n(s.apicBase);
+    const fl = n(s.rflags);
+    this.eflags = ((fl & EFLAGS_VALID) & ~0x8d5) | FLAG_1;
+    this.setArith(fl);
+    const segs = [s.es, s.cs, s.ss, s.ds, s.fs, s.gs, s.ldt, s.tr];
+    for (let i = 0; i < 8; i++) {
+      const g = segs[i]!;
+      const attr = (g.type & 0xf) | ((g.s & 1) << 4) | ((g.dpl & 3) << 5) | ((g.present & 1) << 7) |
+        ((g.avl & 1) << 12) | ((g.l & 1) << 13) | ((g.db & 1) << 14) | ((g.g & 1) << 15) |
+        (g.unusable !== 0 ? ATTR_UNUSABLE : 0);
+      this.setSegCache(i, g.selector, g.base, g.limit, attr);
+    }
+    this.gdtBase = s.gdt.base | 0; this.gdtLimit = s.gdt.limit & 0xffff;
+    this.idtBase = s.idt.base | 0; this.idtLimit = s.idt.limit & 0xffff;
+    const cpl = (this.cr0 & CR0_PE) === 0 ? 0 : (this.eflags & FLAG_VM) !== 0 ? 3 : this.segAttr[2]! >> 5 & 3;
+    this.setCpl(cpl);
+    this.refreshSegFast();
+    this.halted = false;
+    this.shadow = false;
+    this.flushTlb(false);
+    this.flushBlocks();
+  }
+}

@@ -1,0 +1,240 @@
+// The Vm: guest RAM, the ioreq channel, the control block, and the threads that run a guest —
+// one device-model worker, and vCPU workers (KVM: one per vCPU; soft: one for all CPUs).
+// The CLI, the monitor and tests all drive a guest through this object.
+
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { GuestRam, memoryLayout } from './memory.js';
+import { ControlBlock, VcpuRequest, VcpuRunState, CONTROL_MAX_VCPUS } from './control.js';
+import { IoreqChannel, ioreqChannelBytes } from '../ioreq/channel.js';
+import type { CpuState } from './vcpu.js';
+import type { FromDeviceModel, FromVcpu, SharedVm, ToDeviceModel, ToVcpu } from './messages.js';
+import { chooseAccelerator, type AccelChoice } from './accel.js';
+import type { KvmVm } from './kvm/kvm-vm.js';
+
+/** How the guest starts: the caller loads RAM and returns each vCPU's initial state. */
+export type BootLoader = (ram: GuestRam, cpus: number) => CpuState[];
+
+/** What to build. */
+export interface VmConfig {
+  memoryBytes: number;
+  cpus: number;
+  accel: 'kvm' | 'soft' | 'auto';
+  /** Firmware ROM mapped below 4 GiB (bytes; 0 for none). */
+  romBytes?: number;
+  machine?: string;
+  boot: BootLoader;
+}
+
+/** How a VM ended. */
+export interface VmExit {
+  /** poweroff, the guest's isa-debug-exit status, a triple fault under --no-reboot, or a host error. */
+  reason: 'poweroff' | 'debug-exit' | 'halted' | 'error' | 'stopped';
+  /** The process exit status this maps to (QEMU's conventions). */
+  status: number;
+  message: string;
+}
+
+const workerUrl = (rel: string): URL => new URL(rel, import.meta.url);
+
+/** One virtual machine. Events: 'serial' (id, bytes), 'exit' (VmExit), 'reset'. */
+export class Vm extends EventEmitter {
+  readonly ram: GuestRam;
+  readonly control: ControlBlock;
+  readonly accel: AccelChoice;
+  private readonly shared: SharedVm;
+  private deviceModel: Worker | null = null;
+  private vcpuWorkers: Worker[] = [];
+  private exited: VmExit | null = null;
+  private resetting = false;
+  /** Reset on triple fault / reset requests (a PC's behaviour); false exits instead (QEMU's -no-reboot). */
+  rebootOnReset = true;
+  /** Resets so far. */
+  resets = 0;
+
+  private constructor(readonly config: VmConfig, accel: AccelChoice, private readonly kvm: KvmVm | null) {
+    super();
+    const layout = memoryLayout(config.memoryBytes, config.romBytes ?? 0);
+    const buffer = GuestRam.allocate(layout);
+    const offset = kvm ? kvm.alignedOffset(buffer) : 0;
+    this.ram = new GuestRam(buffer, layout, offset);
+    this.accel = accel;
+    const controlBuf = ControlBlock.allocate();
+    this.control = new ControlBlock(controlBuf);
+    this.shared = {
+      ram: buffer, ramOffset: offset, layout, ioreq: new SharedArrayBuffer(ioreqChannelBytes(config.cpus)),
+      control: controlBuf, cpus: config.cpus, accel: accel.kind, kvmVmFd: kvm ? kvm.vmFd : -1,
+    };
+    if (kvm) kvm.mapMemory(this.ram);
+  }
+
+  /** Validates the configuration, picks the accelerator and allocates guest RAM. */
+  static async create(config: VmConfig): Promise<Vm> {
+    if (!Number.isInteger(config.cpus) || config.cpus < 1 || config.cpus > CONTROL_MAX_VCPUS) {
+      throw new Error(`--smp must be between 1 and ${CONTROL_MAX_VCPUS}`);
+    }
+    const accel = chooseAccelerator(config.accel);
+    if (accel.kind === 'soft' && config.cpus > 1) {
+      throw new Error('the soft accelerator runs one vCPU for now: use --smp 1 (or --accel kvm on a host with hardware KVM)');
+    }
+    let kvm: KvmVm | null = null;
+    if (accel.kind === 'kvm') {
+      const { KvmVm: Kvm } = await import('./kvm/kvm-vm.js');
+      kvm = new Kvm(config.cpus);
+    }
+    return new Vm(config, accel, kvm);
+  }
+
+  /** Loads the guest, starts the device model, then the vCPUs. */
+  async start(): Promise<void> {
+    const states = this.config.boot(this.ram, this.config.cpus);
+    this.deviceModel = new Worker(workerUrl('../devicemodel/worker.js'));
+    const dmReady = new Promise<void>((resolve, reject) => {
+      const dm = this.deviceModel!;
+      dm.on('message', (m: FromDeviceModel) => {
+        if (m.kind === 'ready') resolve();
+        else if (m.kind === 'error') reject(new Error(m.message));
+        this.onDeviceModel(m);
+      });
+      dm.on('error', (e) => { reject(e); this.finish({ reason: 'error', status: 2, message: `device model: ${e.message}` }); });
+    });
+    this.deviceModel.postMessage({ kind: 'init', shared: this.shared, machine: this.config.machine ?? 'pc' } satisfies ToDeviceModel);
+    await dmReady;
+
+    const groups: number[][] = this.accel.kind === 'kvm'
+      ? Array.from({ length: this.config.cpus }, (_, i) => [i])
+      : [Array.from({ length: this.config.cpus }, (_, i) => i)];
+    const script = this.accel.kind === 'kvm' ? './workers/kvm-vcpu-worker.js' : './workers/soft-vcpu-worker.js';
+    const ready: Promise<void>[] = [];
+    for (const ids of groups) {
+      const w = new Worker(workerUrl(script));
+      this.vcpuWorkers.push(w);
+      ready.push(new Promise<void>((resolve, reject) => {
+        w.on('message', (m: FromVcpu) => {
+          if (m.kind === 'ready') resolve();
+          this.onVcpu(m);
+        });
+        w.on('error', (e) => { reject(e); this.finish({ reason: 'error', status: 2, message: `vCPU thread: ${e.message}` }); });
+      }));
+      w.postMessage({
+        kind: 'init', shared: this.shared, vcpuIds: ids, states: ids.map((i) => states[i]!),
+        kvmVcpuFds: this.kvm ? ids.map((i) => this.kvm!.vcpuFd(i)) : [],
+      } satisfies ToVcpu);
+    }
+    await Promise.all(ready);
+  }
+
+  /** Console input for a character device (e.g. 'serial0'). */
+  sendInput(id: string, bytes: Uint8Array): void {
+    this.deviceModel?.postMessage({ kind: 'chardev-in', id, bytes } satisfies ToDeviceModel);
+    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+  }
+
+  /** Pauses every vCPU and waits until each has stopped running guest code. */
+  async pause(): Promise<void> {
+    for (let i = 0; i < this.config.cpus; i++) this.control.setRequest(i, VcpuRequest.Pause);
+    this.kickAll();
+    for (let i = 0; i < this.config.cpus; i++) {
+      const idx = this.control.stateIndex(i);
+      while (this.control.runState(i) === VcpuRunState.Running && this.exited === null) {
+        const r = Atomics.waitAsync(this.control.words, idx, VcpuRunState.Running, 100);
+        await (r.async ? r.value : Promise.resolve());
+        this.kickAll();
+      }
+    }
+  }
+
+  /** Lets paused vCPUs run again. */
+  resume(): void {
+    for (let i = 0; i < this.config.cpus; i++) this.control.clearRequest(i, VcpuRequest.Pause);
+  }
+
+  /** A platform reset: vCPUs paused, devices reset, the guest loaded again, vCPUs restarted. */
+  async reset(): Promise<void> {
+    if (this.resetting || this.exited) return;
+    this.resetting = true;
+    try {
+      await this.pause();
+      await this.request(this.deviceModel!, { kind: 'reset' }, 'reset-done');
+      this.ram.u8.fill(0, 0, this.ram.layout.ramBytes);
+      const states = this.config.boot(this.ram, this.config.cpus);
+      const groups = this.accel.kind === 'kvm' ? states.map((s) => [s]) : [states];
+      await Promise.all(this.vcpuWorkers.map((w, i) =>
+        this.request(w, { kind: 'set-state', states: groups[i]! }, 'state-set')));
+      this.resets++;
+      this.emit('reset');
+      this.resume();
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  /** Stops the VM; resolves once every thread has ended. */
+  async stop(): Promise<void> {
+    this.finish({ reason: 'stopped', status: 0, message: 'stopped by the host' });
+  }
+
+  /** Resolves when the VM ends. */
+  waitForExit(): Promise<VmExit> {
+    if (this.exited) return Promise.resolve(this.exited);
+    return new Promise((resolve) => this.once('exit', resolve));
+  }
+
+  private request(w: Worker, msg: ToDeviceModel | ToVcpu, answer: string): Promise<void> {
+    return new Promise((resolve) => {
+      const on = (m: { kind: string }): void => { if (m.kind === answer) { w.off('message', on); resolve(); } };
+      w.on('message', on);
+      w.postMessage(msg);
+      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    });
+  }
+
+  private kickAll(): void {
+    this.control.wake();
+    this.kvm?.kickAll();
+  }
+
+  private onDeviceModel(m: FromDeviceModel): void {
+    switch (m.kind) {
+      case 'chardev-out': this.emit('serial', m.id, m.bytes); break;
+      case 'system':
+        if (m.event === 'exit') this.finish({ reason: 'debug-exit', status: m.status, message: `guest wrote to isa-debug-exit (status ${m.status})` });
+        else if (m.event === 'poweroff') this.finish({ reason: 'poweroff', status: 0, message: 'guest powered off' });
+        else this.onResetRequest('guest requested a reset');
+        break;
+      case 'error': this.finish({ reason: 'error', status: 2, message: m.message }); break;
+      default: break;
+    }
+  }
+
+  private onVcpu(m: FromVcpu): void {
+    if (m.kind !== 'stopped') return;
+    if (m.reason === 'shutdown') this.onResetRequest(m.message);
+    else if (m.reason === 'halted-forever') this.finish({ reason: 'halted', status: 0, message: m.message });
+    else this.finish({ reason: 'error', status: 2, message: m.message });
+  }
+
+  private onResetRequest(why: string): void {
+    if (!this.rebootOnReset) { this.finish({ reason: 'poweroff', status: 0, message: `${why} (no reboot)` }); return; }
+    this.reset().catch((e: Error) => this.finish({ reason: 'error', status: 2, message: `reset failed: ${e.message}` }));
+  }
+
+  private finish(exit: VmExit): void {
+    if (this.exited) return;
+    this.exited = exit;
+    for (let i = 0; i < this.config.cpus; i++) this.control.setRequest(i, VcpuRequest.Stop);
+    this.kickAll();
+    const dm = this.deviceModel;
+    if (dm) {
+      // Let the device model flush console output before it goes.
+      dm.postMessage({ kind: 'stop' } satisfies ToDeviceModel);
+      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    }
+    const all = [...this.vcpuWorkers, ...(dm ? [dm] : [])];
+    setTimeout(() => {
+      for (const w of all) void w.terminate();
+      this.kvm?.close();
+      this.emit('exit', exit);
+    }, 20);
+  }
+}
