@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { Vm, type BootLoader, type VmConfig } from '../hypervisor/vm.js';
-import { loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
+import { checkBzImage, loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
+import { XLF_KERNEL_64 } from '../firmware/bzimage.js';
 import { StdioConsole } from '../chardev/stdio.js';
 import { buildDefaultGuest } from '../guest/image-build.js';
 
@@ -77,22 +78,24 @@ interface RunOptions {
   memory?: string; smp?: string; accel?: string; 'no-reboot'?: boolean; quiet?: boolean;
 }
 
-async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<{ boot: BootLoader; romBytes: number }> {
+async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<{ boot: BootLoader; romBytes: number; kernel64: boolean }> {
   if (o.rom !== undefined) {
     const image = readInput(o.rom, '--rom');
     if (image.length === 0 || image.length % 4096 !== 0 || image.length > 16 * 2 ** 20) {
       throw new UsageError(`--rom ${o.rom}: a ROM image must be a non-empty multiple of 4 KiB, at most 16 MiB`);
     }
-    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFirmwareImage(ram, image)), romBytes: image.length };
+    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFirmwareImage(ram, image)), romBytes: image.length, kernel64: false };
   }
   if (o.flat !== undefined) {
     const image = readInput(o.flat, '--flat');
     const at = o['load-addr'] !== undefined ? parseNumber(o['load-addr'], '--load-addr') : 0x7c00;
-    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFlatBinary(ram, image, at)), romBytes: 0 };
+    return { boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFlatBinary(ram, image, at)), romBytes: 0, kernel64: false };
   }
-  let kernelPath = o.kernel;
+  let kernelPath: string;
   let initrdPath = o.initrd;
-  if (kernelPath === undefined) {
+  if (o.kernel !== undefined) {
+    kernelPath = o.kernel;
+  } else {
     if (initrdPath !== undefined) throw new UsageError('--initrd needs --kernel');
     const guest = await buildDefaultGuest({ arch: 'i386', log });
     kernelPath = guest.kernel;
@@ -102,9 +105,9 @@ async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<{
   const initrd = initrdPath !== undefined ? readInput(initrdPath, '--initrd') : undefined;
   const cmdline = o.append ?? 'console=ttyS0';
   // Check the image now, so a bad file is a usage error rather than a VM failure.
+  let kernel64: boolean;
   try {
-    const { checkBzImage } = await import('../firmware/boot.js');
-    checkBzImage(kernel);
+    kernel64 = (checkBzImage(kernel).xloadflags & XLF_KERNEL_64) !== 0;
   } catch (e) {
     throw new UsageError(`--kernel ${kernelPath}: ${(e as Error).message}`);
   }
@@ -112,7 +115,7 @@ async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<{
     const { state } = loadLinux(ram, { kernel, cmdline, cpus, ...(initrd ? { initrd } : {}) });
     return [state, ...Array.from({ length: cpus - 1 }, () => state)];
   };
-  return { boot, romBytes: 0 };
+  return { boot, romBytes: 0, kernel64 };
 }
 
 async function run(args: string[]): Promise<number> {
@@ -131,7 +134,7 @@ async function run(args: string[]): Promise<number> {
   const log = (s: string): void => { if (!o.quiet) process.stderr.write(`hvm: ${s}\n`); };
   const memoryBytes = parseMemory(o.memory ?? '256M');
   const cpus = o.smp !== undefined ? parseNumber(o.smp, '--smp') : 1;
-  const { boot, romBytes } = await bootLoaderFor(o, log);
+  const { boot, romBytes, kernel64 } = await bootLoaderFor(o, log);
   const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot };
   let vm: Vm;
   try {
@@ -139,11 +142,14 @@ async function run(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (kernel64 && vm.accel.kind === 'soft') {
+    throw new UsageError('--kernel: this is an x86-64 kernel; the soft CPU is a 32-bit i686, so it needs --accel kvm on a host with hardware KVM (or an i386 kernel)');
+  }
   vm.rebootOnReset = !o['no-reboot'];
   log(`accelerator: ${vm.accel.why}`);
   const console = new StdioConsole({ onQuit: () => void vm.stop() });
   vm.on('serial', (_id: string, bytes: Uint8Array) => console.write(bytes));
-  console.onInput((bytes) => vm.sendInput('serial0', bytes));
+  console.onInput((bytes: Uint8Array) => vm.sendInput('serial0', bytes));
   await vm.start();
   const exit = await vm.waitForExit();
   await console.close();
@@ -166,7 +172,7 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest.slice(1), options: { arch: { type: 'string' } }, strict: true });
       const arch = values.arch ?? 'i386';
       if (arch !== 'i386' && arch !== 'amd64') throw new UsageError(`--arch: "${arch}" is not i386 or amd64`);
-      const g = await buildDefaultGuest({ arch, log: (s) => process.stderr.write(`hvm: ${s}\n`) });
+      const g = await buildDefaultGuest({ arch, log: (s: string) => process.stderr.write(`hvm: ${s}\n`) });
       process.stdout.write(`kernel ${g.kernel}\ninitrd ${g.initrd}\n`);
       return 0;
     }

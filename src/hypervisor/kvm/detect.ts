@@ -31,7 +31,8 @@ export interface KvmProbe {
   modules: ReadonlySet<string>;
 }
 
-const DEV_KVM = '/dev/kvm';
+/** The KVM device; HVM_KVM_DEVICE overrides it (tests point it at a missing path). */
+const DEV_KVM = process.env['HVM_KVM_DEVICE'] ?? '/dev/kvm';
 
 /** Probes this host. */
 export function probeHost(): KvmProbe {
