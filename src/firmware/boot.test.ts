@@ -86,7 +86,7 @@ test('an x86-64 kernel gets the 64-bit entry with an identity map', () => {
 
 test('loadLinux refuses what would not fit, with a reason', () => {
   assert.throws(() => loadLinux(ram(4), { kernel: fakeBzImage({ initSize: 16 * 2 ** 20 }), cmdline: '', cpus: 1 }), /needs 32 MiB of RAM/);
-  assert.throws(() => loadLinux(ram(8), { kernel: fakeBzImage(), initrd: new Uint8Array(8 * 2 ** 20), cmdline: '', cpus: 1 }), /initrd .* does not fit/);
+  assert.throws(() => loadLinux(ram(40), { kernel: fakeBzImage(), initrd: new Uint8Array(30 * 2 ** 20), cmdline: '', cpus: 1 }), /initrd .* does not fit/);
   assert.throws(() => loadLinux(ram(64), { kernel: fakeBzImage(), cmdline: 'x'.repeat(3000), cpus: 1 }), /command line is 3000 bytes/);
   assert.throws(() => loadLinux(ram(64), { kernel: fakeBzImage({ version: 0x0204 }), cmdline: '', cpus: 1 }), /boot protocol 2.04 too old/);
   assert.throws(() => loadLinux(ram(64), { kernel: new Uint8Array(8192), cmdline: '', cpus: 1 }), /not a bzImage/);

@@ -35,6 +35,8 @@ export interface FpuHost extends CoreMemory {
   /** General-purpose register by number (EAX=0 … EDI=7), for MOVD/PEXTRW/CVTSS2SI/PMOVMSKB. */
   getReg32(n: number): number;
   setReg32(n: number, v: number): void;
+  /** Jcc-style condition `cc` (0-15) on the current EFLAGS, for FCMOVcc. */
+  cond(cc: number): boolean;
   /** EFLAGS bits for COMISS/UCOMISS/FCOMI: sets ZF, PF, CF; clears OF, SF, AF. */
   setCompareFlags(zf: boolean, pf: boolean, cf: boolean): void;
   /** Code selector and EIP of the current instruction (for FSTENV/FSAVE's FIP/FCS). */

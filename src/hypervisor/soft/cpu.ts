@@ -483,7 +483,10 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   }
 
   execFpu(op: number, p: number): void {
-    if ((this.cr0 & (CR0_EM | CR0_TS)) !== 0 || this.fpu === null) this.raise(7);
+    if ((this.cr0 & (CR0_EM | CR0_TS)) !== 0) this.raise(7);
+    // No coprocessor and EM=0: an ESC instruction reads a floating bus and stores nothing (a
+    // 386 without a 387). Linux's and the decompressor's FNINIT/FNSTSW probe rely on it.
+    if (this.fpu === null) return;
     this.fpu.exec(op, this.fillOperand(p));
   }
 
