@@ -38,6 +38,8 @@ export class System extends Alu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
+  /** Told of IA32_APIC_BASE writes, so the platform's LAPIC follows (relocation, disable). */
+  onApicBaseWrite: ((value: number) => void) | null = null;
   pat = [0x00070406, 0x00070406];
   miscEnable = 1;
   mtrrDefType = 0;
@@ -289,7 +291,7 @@ export class System extends Alu {
   wrmsr(idx: number, lo: number, hi: number): void {
     switch (idx) {
       case MSR_IA32_TSC: this.tscOffset = (hi >>> 0) * 4294967296 + (lo >>> 0) - Math.floor(this.clock() * (TSC_HZ / 1000)); return;
-      case MSR_IA32_APIC_BASE: this.apicBase = (lo & 0xfffff900) | 0; return;
+      case MSR_IA32_APIC_BASE: this.apicBase = (lo & 0xfffff900) | 0; this.onApicBaseWrite?.(this.apicBase >>> 0); return;
       case MSR_IA32_SYSENTER_CS: this.sysenterCs = lo & 0xffff; return;
       case MSR_IA32_SYSENTER_ESP: this.sysenterEsp = lo; return;
       case MSR_IA32_SYSENTER_EIP: this.sysenterEip = lo; return;

@@ -76,10 +76,13 @@ port.once('message', (m: ToVcpu) => {
       mirror.sync();
     },
     mmioRead(gpa, size) {
+      // The core may hand over addresses in int32 form; devices decode unsigned ones.
+      gpa >>>= 0;
       if (platform.ownsMmio(gpa)) return platform.mmioRead(0, gpa, size);
       return client.mmioRead(gpa, size);
     },
     mmioWrite(gpa, size, v) {
+      gpa >>>= 0;
       if (platform.ownsMmio(gpa)) { platform.mmioWrite(0, gpa, size, v); return; }
       client.mmioWrite(gpa, size, v);
     },
@@ -93,7 +96,9 @@ port.once('message', (m: ToVcpu) => {
   const cpu = new SoftCpu({ ram, io, intc, clock, id: 0 });
   const x87 = new X87(cpu);
   cpu.attachUnits(x87, new Sse(cpu, x87));
+  cpu.onApicBaseWrite = (v) => platform.setApicBaseMsr(0, v);
   cpu.setState(m.states[0]!);
+  platform.setApicBaseMsr(0, cpu.apicBase >>> 0);
   host.post({ kind: 'ready', info: 'soft CPU' });
   void loop(cpu, platform, mirror, control, host);
 });
