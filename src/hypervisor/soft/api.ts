@@ -56,8 +56,10 @@ export interface DecodedOperand {
   modrm: number;
   reg: number;
   rm: number;
-  /** Linear address of the memory operand, or -1 for a register operand. */
+  /** Linear address of the memory operand (unsigned, 0 to 0xFFFFFFFF), or -1 for a register operand. */
   ea: number;
+  /** The instruction's imm8 (SSE shuffles, shifts and compares); 0 when it has none. */
+  imm: number;
 }
 
 /** The interrupt controllers as one CPU sees them (PIC in legacy mode; LAPIC once enabled). */

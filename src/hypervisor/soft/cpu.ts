@@ -476,7 +476,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     d.modrm = m >>> 24;
     d.reg = (m >> 3) & 7;
     d.rm = m & 7;
-    d.ea = (m & M_MEM) !== 0 ? (this.segBase[(m >> 20) & 7]! + this.ea(m, this.ins[p + R_DISP]!)) | 0 : -1;
+    // Unsigned, so a kernel address above 2 GiB is not mistaken for the register form (-1).
+    d.ea = (m & M_MEM) !== 0 ? (this.segBase[(m >> 20) & 7]! + this.ea(m, this.ins[p + R_DISP]!)) >>> 0 : -1;
     d.imm = this.ins[p + R_IMM]!;
     this.curPfx = this.ins[p + R_PFX]!;
     return d;

@@ -6,7 +6,8 @@
 //   node dist/src/hypervisor/soft/linux-harness.js <bzImage> [initrd] [cmdline]
 //
 // Environment: HVM_SYSMAP=<System.map> names kernel addresses; HVM_MEM_MB (default 256);
-// HVM_MAX_SECONDS stops the run; HVM_FPU=0 leaves the x87/SSE units out even when present;
+// HVM_MAX_SECONDS stops the run; HVM_FPU=0 leaves the x87/SSE units out even when present,
+// HVM_SSE=0 the SSE unit (a P6 with x87 only); HVM_VMLINUX=<ELF vmlinux> skips the decompressor;
 // HVM_TRACE_AT=<instructions> single-steps from that count on, printing EIP and registers;
 // HVM_TRACE_N (default 200) instructions of it.
 
@@ -99,7 +100,7 @@ async function loadUnits(cpu: SoftCpu): Promise<string> {
   }
   let sse: SseUnit | null = null;
   try {
-    if (existsSync(join(here, 'sse.js'))) {
+    if (process.env.HVM_SSE !== '0' && existsSync(join(here, 'sse.js'))) {
       const s = (await import(join(here, 'sse.js'))) as { Sse: new (c: SoftCpu, f: FpuUnit) => SseUnit };
       sse = new s.Sse(cpu, fpu);
     }

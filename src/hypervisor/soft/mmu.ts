@@ -95,7 +95,11 @@ export class Mmu extends CpuCore {
     if (o >= 0) return this.bufRead(o, size);
     const r = this.ram.romOffsetOf(pa);
     if (r >= 0) return this.bufRead(r, size);
-    if ((pa & (size - 1)) === 0) return this.io.mmioRead(pa, size);
+    if ((pa & (size - 1)) === 0) {
+      // Devices answer unsigned (0xFFFFFFFF for a floating bus); the core keeps int32 form.
+      const d = this.io.mmioRead(pa, size);
+      return size === 4 ? d | 0 : d & (size === 1 ? 0xff : 0xffff);
+    }
     let v = 0;
     for (let i = 0; i < size; i++) v |= (this.io.mmioRead(pa + i, 1) & 0xff) << (i * 8);
     return v;

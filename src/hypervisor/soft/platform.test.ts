@@ -42,6 +42,7 @@ test('PIC interrupts reach the CPU while the LAPIC is software-disabled', () => 
   const { p } = platform();
   const ic = p.interruptController(0);
   initPic(p, 0xfe);
+  assert.equal(p.portRead(0x20, 2), 0xfe00, 'a 16-bit IN reads 0x20 (IRR) and 0x21 (IMR)');
   assert.equal(ic.hasInterrupt(), false);
   p.pulseIrq(0);
   assert.equal(ic.hasInterrupt(), true);
@@ -118,7 +119,8 @@ test('PIT IRQ0 through the IOAPIC and the LAPIC timer via update/nextDeadline', 
   enableLapic(p);
   ioapicWrite(p, 0x10 + 2 * 2, 0x30);
   p.portWrite(0x43, 1, 0x34);
-  p.portWrite(0x40, 2, 11932);                 // a 16-bit OUT splits into LSB then MSB
+  p.portWrite(0x40, 1, 11932 & 0xff);
+  p.portWrite(0x40, 1, 11932 >> 8);
   p.mmioWrite(0, LAPIC + 0x3e0, 4, 0xb);
   p.mmioWrite(0, LAPIC + 0x320, 4, 0xef);
   p.mmioWrite(0, LAPIC + 0x380, 4, 3_000_000);  // 3 ms
@@ -219,7 +221,7 @@ test('seeded random port, MMIO, line and time fuzz never throws', () => {
           default:
             t.now += r() * 5;
             p.update(t.now);
-            assert.ok(p.nextDeadline() > t.now || p.nextDeadline() === Infinity || p.nextDeadline() <= t.now);
+            assert.ok(!Number.isNaN(p.nextDeadline()));
             if (pick(50) === 0) p.setApicBaseMsr(cpu, value);
             if (pick(100) === 0) p.loadState(p.saveState());
         }

@@ -178,7 +178,7 @@ export class SoftPlatform {
 
   private inLapic(cpu: number, gpa: number): boolean {
     if (!this.hwEnabled(cpu)) return false;
-    const base = this.apicBase[cpu]! & APIC_BASE_ADDR;
+    const base = (this.apicBase[cpu]! & APIC_BASE_ADDR) >>> 0;
     return gpa >= base && gpa < base + LAPIC_SIZE;
   }
 
@@ -190,7 +190,7 @@ export class SoftPlatform {
   /** MMIO read by `cpu` (its own LAPIC, or the IOAPIC). */
   mmioRead(cpu: number, gpa: number, size: 1 | 2 | 4): number {
     if (this.inLapic(cpu, gpa)) {
-      const offset = gpa - (this.apicBase[cpu]! & APIC_BASE_ADDR);
+      const offset = gpa - ((this.apicBase[cpu]! & APIC_BASE_ADDR) >>> 0);
       const sub = offset & 0xf;
       if (sub + size > 4) return 0;
       const v = this.lapic(cpu).readRegister(offset & 0xff0);
@@ -203,7 +203,7 @@ export class SoftPlatform {
   /** MMIO write by `cpu`. LAPIC registers take aligned writes; narrower ones merge into the register. */
   mmioWrite(cpu: number, gpa: number, size: 1 | 2 | 4, value: number): void {
     if (this.inLapic(cpu, gpa)) {
-      const offset = gpa - (this.apicBase[cpu]! & APIC_BASE_ADDR);
+      const offset = gpa - ((this.apicBase[cpu]! & APIC_BASE_ADDR) >>> 0);
       if ((offset & 0xf) === 0) {
         const l = this.lapic(cpu);
         const reg = offset & 0xff0;

@@ -5,7 +5,7 @@
 
 import type { X87 } from './x87.js';
 import {
-  CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_ZERO, FE_DE, FE_IE, FE_PE, FE_ZE, FMT_F80,
+  CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_ZERO, FE_DE, FE_IE, FE_OE, FE_PE, FE_UE, FE_ZE, FMT_F80,
 } from './x87-float80.js';
 
 const SW_C0 = 0x100, SW_C1 = 0x200, SW_C2 = 0x400, SW_C3 = 0x4000;
@@ -51,19 +51,20 @@ function packDouble(x: X87, v: number, k: number): void {
  * Common operand checks for ST(0) (and ST(1) when `two`): stack faults, NaNs, unsupported,
  * denormals. Returns true when the instruction is finished.
  */
-function prelude(x: X87, two: boolean, pushes: boolean): boolean {
+function prelude(x: X87, two: boolean, pushes: boolean, code: number): boolean {
+  // Only C1 and (for the trigonometric ones) C2 change.
+  if (!two && code !== 0) x.sw &= ~SW_C2;
   if (x.isEmpty(0) || (two && x.isEmpty(1))) {
     if (x.stackFault(false)) {
       if (two) { x.setStIndefinite(1); x.pop(); } else {
         x.setStIndefinite(0);
-        if (pushes && x.isEmpty(-1)) x.pushRaw(0xffff, 0xc0000000 | 0, 0);
+        if (pushes) x.pushRaw(0xffff, 0xc0000000 | 0, 0);
       }
     }
     return true;
   }
-  if (pushes && !x.isEmpty(-1)) { x.pushFaults(); return true; }
+  if (pushes && !x.isEmpty(-1)) { overflowBoth(x); return true; }
   const f = x.begin();
-  x.sw &= ~SW_CC;
   if (two) { x.loadA(1); x.loadB(0); } else x.loadA(0);
   if (two ? f.nanResult(FMT_F80) : f.aCls >= CLS_QNAN) {
     if (!two) f.propagateA(FMT_F80);
@@ -76,11 +77,23 @@ function prelude(x: X87, two: boolean, pushes: boolean): boolean {
     }
     return true;
   }
+  // FYL2X of a negative operand, FYL2XP1 of -inf: invalid before any denormal check.
+  if ((code === 1 && f.bS === 1 && f.bCls !== CLS_ZERO) || (code === 9 && f.bS === 1 && f.bCls === CLS_INF)) {
+    invalid(x, true, false);
+    return true;
+  }
   if (f.aDen || (two && f.bDen)) {
     f.flags |= FE_DE;
     if ((x.cw & FE_DE) === 0) { x.finish(); return true; }
   }
   return false;
+}
+
+/** Stack overflow of FPTAN FSINCOS FXTRACT: masked, both ST(0) and the pushed value are the default NaN. */
+function overflowBoth(x: X87): void {
+  if (!x.stackFault(true)) return;
+  x.setStIndefinite(0);
+  x.pushRaw(0xffff, 0xc0000000 | 0, 0);
 }
 
 /** Invalid operation: IE; masked, the default NaN goes to ST(dest) (and a pop/push follows). */
@@ -98,13 +111,15 @@ function invalid(x: X87, two: boolean, pushes: boolean): void {
 export function transcendental(x: X87, code: number): void {
   const two = code === 1 || code === 3 || code === 9;
   const pushes = code === 2 || code === 11;
-  if (prelude(x, two, pushes)) return;
+  if (prelude(x, two, pushes, code)) return;
   const f = x.f;
   if (two) { binary(x, code); return; }
   const a = f.aCls;
   if (code === 0) { // F2XM1
     if (a === CLS_ZERO) { f.packClass(FMT_F80, CLS_ZERO, f.aS); finishTo0(x, 0); return; }
     if (a === CLS_INF) { if (f.aS) packDouble(x, -1, 0); else f.packClass(FMT_F80, CLS_INF, 0); finishTo0(x, 0); return; }
+    // Outside [-1, 1] the result is undefined; the operand stays (as on the AMD hosts tested).
+    if (f.aE >= 0 && !(f.aE === 0 && f.aHi === 0x80000000 && f.aLo === 0)) { x.finish(); return; }
     const r = f.aE < -60 ? mantA(x) * Math.LN2 : Math.expm1(valA(x) * Math.LN2);
     packDouble(x, r, f.aE < -60 ? f.aE : 0);
     f.flags |= FE_PE;
@@ -114,28 +129,80 @@ export function transcendental(x: X87, code: number): void {
   // FPTAN FSINCOS FSIN FCOS
   if (a === CLS_INF) { invalid(x, false, pushes); return; }
   if (a === CLS_NORMAL && f.aE >= 63) { x.sw |= SW_C2; x.finish(); return; }
-  const v = valA(x);
   const zero = a === CLS_ZERO;
   const tiny = a === CLS_NORMAL && f.aE < -60;
+  if (!zero && !tiny) reduce(x);
+  if (tiny) tinyTrig(x);
   if (code === 15) { // FCOS
-    packDouble(x, zero ? 1 : Math.cos(v), 0);
+    packDouble(x, zero ? 1 : trig[1]!, 0);
     if (!zero) f.flags |= FE_PE;
     finishTo0(x, 0);
     return;
   }
   // sin/tan of zero are exact; of tiny values they are the value itself (rounded).
-  const s = zero ? 0 : tiny ? mantA(x) : code === 2 ? Math.tan(v) : Math.sin(v);
-  if (zero) f.packClass(FMT_F80, CLS_ZERO, f.aS); else packDouble(x, s, tiny ? f.aE : 0);
+  const s = zero ? 0 : code === 2 ? trig[0]! / trig[1]! : trig[0]!;
+  if (zero) f.packClass(FMT_F80, CLS_ZERO, f.aS);
+  else if (tiny) tinyResult(x, code === 2);
+  else packDouble(x, s, 0);
   if (!zero) f.flags |= FE_PE;
   if (f.abort) { x.finish(); return; }
   const rSe = f.rSe, rHi = f.rHi, rLo = f.rLo;
   if (code === 14) { finishTo0(x, 0); return; }
   // FPTAN pushes 1.0; FSINCOS pushes the cosine.
-  if (code === 2) packDouble(x, 1, 0); else packDouble(x, zero ? 1 : Math.cos(v), 0);
+  if (code === 2) packDouble(x, 1, 0); else packDouble(x, zero ? 1 : trig[1]!, 0);
   x.finish();
   x.sw &= ~SW_C1;
   x.setSt(0, rSe, rHi, rLo);
   x.pushRaw(f.rSe, f.rHi, f.rLo);
+}
+
+// pi/2 in three parts (33 + 33 bits and the rest), for Cody-Waite argument reduction.
+const PIO2_1 = 1.57079632673412561417e+00;
+const PIO2_2 = 6.07710050630396597660e-11;
+const PIO2_3 = 2.02226624879595063154e-21;
+/** sin and cos of the last reduced operand. */
+const trig = new Float64Array(2);
+
+/**
+ * sin and cos of operand A (normal, |A| < 2^63) into `trig`: the 64-bit significand is split
+ * into two exact doubles and reduced by k*pi/2 in three steps, so moderate arguments keep
+ * their extended-precision bits.
+ */
+function reduce(x: X87): void {
+  const f = x.f;
+  const sg = f.aS ? -1 : 1;
+  const xh = sg * ldexp(f.aHi >>> 0, f.aE - 31), xl = sg * ldexp(f.aLo >>> 0, f.aE - 63);
+  const k = Math.round((xh + xl) / (Math.PI / 2));
+  let t: number;
+  if (Math.abs(k) < 2 ** 20) t = (((xh - k * PIO2_1) - k * PIO2_2) + xl) - k * PIO2_3;
+  else t = xh + xl - k * (Math.PI / 2);
+  const q = ((k % 4) + 4) % 4;
+  const sn = Math.sin(t), cs = Math.cos(t);
+  trig[0] = q === 0 ? sn : q === 1 ? cs : q === 2 ? -sn : -cs;
+  trig[1] = q === 0 ? cs : q === 1 ? -sn : q === 2 ? -cs : sn;
+}
+
+/** cos of a tiny operand is 1 - x²/2: just below one (rounded per RC into `trig[1]`). */
+function tinyTrig(x: X87): void {
+  const rc = x.f.rc;
+  trig[1] = rc === 1 || rc === 3 ? 1 - 2 ** -53 : 1;
+  trig[0] = 0;
+}
+
+/**
+ * sin (x - x³/6) or tan (x + x³/3) of a tiny operand: x itself, one unit less (sin) or more
+ * (tan) in the last place when the rounding goes that way.
+ */
+function tinyResult(x: X87, tan: boolean): void {
+  const f = x.f, s = f.aS, rc = f.rc;
+  const toZero = rc === 3 || (rc === 1 && s === 0) || (rc === 2 && s === 1);
+  const away = (rc === 2 && s === 0) || (rc === 1 && s === 1);
+  let hi = f.aHi >>> 0, lo = f.aLo >>> 0;
+  if (!tan && toZero) { if (lo === 0) { lo = 0xffffffff; hi -= 1; } else lo -= 1; }
+  void away; // tan: x itself (the hosts tested do not round tiny tangents consistently)
+  f.packValue(FMT_F80, 64, s, f.aE, hi, lo);
+  f.flags |= FE_PE;
+  if ((f.rSe & 0x7fff) === 0) f.flags |= FE_UE;
 }
 
 /** Merges flags and writes the result to ST(i) unless an unmasked exception stopped it. */
@@ -152,10 +219,16 @@ function binary(x: X87, code: number): void {
   let r = 0, k = 0;
   if (code === 3) { // FPATAN: atan2 of the scaled operands
     if (yc === CLS_NORMAL && xc === CLS_NORMAL) {
-      const d = Math.max(-3000, Math.min(3000, f.aE - f.bE));
-      r = Math.atan2(ldexp(mantA(x), d), mantB(x));
-      if (r !== 0 && Math.abs(r) < 2 ** -900) { r = ldexp(r, 3000); k = -3000; }
-    } else r = Math.atan2(valA(x), valBOf(x));
+      const d = f.aE - f.bE, my = mantA(x), mx = mantB(x);
+      if (d < -60) {
+        if (xs === 0) { r = my / mx; k = d; } else r = ys ? -Math.PI : Math.PI;
+      } else if (d > 60) r = ys ? -Math.PI / 2 : Math.PI / 2;
+      else r = Math.atan2(ldexp(my, d), mx);
+    } else {
+      // Against a zero or an infinity only the sign of a finite operand matters.
+      const yv = yc === CLS_NORMAL ? (ys ? -1 : 1) : valA(x), xv = xc === CLS_NORMAL ? (xs ? -1 : 1) : valBOf(x);
+      r = Math.atan2(yv, xv);
+    }
   } else if (code === 1) { // FYL2X
     if (xs === 1 && xc !== CLS_ZERO) { invalid(x, true, false); return; }
     if (xc === CLS_ZERO) {
@@ -182,7 +255,8 @@ function binary(x: X87, code: number): void {
     if (yc === CLS_INF && xc === CLS_ZERO) { invalid(x, true, false); return; }
     if (xc === CLS_INF || yc === CLS_INF) r = (yc === CLS_INF ? (ys ? -1 : 1) : mantA(x)) * (xs ? -Infinity : Infinity);
     else if (yc === CLS_ZERO || xc === CLS_ZERO) r = (ys ^ xs) ? -0 : 0;
-    else { r = mantA(x) * (Math.log1p(xv) * Math.LOG2E); k = f.aE; if (xv === 0) r = mantA(x) * mantB(x) * Math.LOG2E; }
+    else if (f.bE < -60) { r = mantA(x) * mantB(x) * Math.LOG2E; k = f.aE + f.bE; }
+    else { r = mantA(x) * (Math.log1p(xv) * Math.LOG2E); k = f.aE; }
   }
   if (Number.isNaN(r)) { invalid(x, true, false); return; }
   packDouble(x, r, k);
@@ -203,9 +277,9 @@ function valBOf(x: X87): number {
 
 /** FPREM (truncating quotient) and FPREM1 (`ieee`: round-to-nearest quotient). */
 export function fprem(x: X87, ieee: boolean): void {
+  x.sw &= ~SW_C2;
   if (x.isEmpty(0) || x.isEmpty(1)) { if (x.stackFault(false)) x.setStIndefinite(0); return; }
   const f = x.begin();
-  x.sw &= ~SW_CC;
   x.loadA(0);
   x.loadB(1);
   if (f.nanResult(FMT_F80)) { x.finish(); if (!f.abort) x.setStResult(0); return; }
@@ -216,7 +290,8 @@ export function fprem(x: X87, ieee: boolean): void {
   }
   if (f.bCls === CLS_INF || f.aCls === CLS_ZERO) {
     f.packValue(FMT_F80, 64, f.aS, f.aE, f.aHi, f.aLo);
-    x.finish(); x.sw &= ~SW_C1;
+    x.finish();
+    x.sw &= ~SW_CC;
     x.setStResult(0);
     return;
   }
@@ -297,6 +372,16 @@ export function fscale(x: X87): void {
   let n = 0;
   if (bc === CLS_NORMAL && f.bE >= 0) n = f.bE >= 20 ? 1 << 20 : Math.floor((f.bHi >>> 0) / 2 ** (31 - f.bE));
   if (f.bS) n = -n;
+  // Beyond the reach of the unmasked bias adjustment: infinity or zero, flagged.
+  const big = f.aE + n > 16383 + 24576, small = f.aE + n < -16382 - 24576 - 64;
+  if ((big && (x.cw & FE_OE) === 0) || (small && (x.cw & FE_UE) === 0)) {
+    f.flags |= (big ? FE_OE : FE_UE) | FE_PE;
+    f.up = big;
+    f.packClass(FMT_F80, big ? CLS_INF : CLS_ZERO, f.aS);
+    x.finish();
+    x.setStResult(0);
+    return;
+  }
   f.packValue(FMT_F80, 64, f.aS, f.aE + n, f.aHi, f.aLo);
   x.finish();
   if (!f.abort) x.setStResult(0);
@@ -305,10 +390,10 @@ export function fscale(x: X87): void {
 /** FXTRACT: ST(0) becomes its exponent, then its significand is pushed. */
 export function fxtract(x: X87): void {
   if (x.isEmpty(0)) {
-    if (x.stackFault(false)) { x.setStIndefinite(0); if (x.isEmpty(-1)) x.pushRaw(0xffff, 0xc0000000 | 0, 0); }
+    if (x.stackFault(false)) { x.setStIndefinite(0); x.pushRaw(0xffff, 0xc0000000 | 0, 0); }
     return;
   }
-  if (!x.isEmpty(-1)) { x.pushFaults(); return; }
+  if (!x.isEmpty(-1)) { overflowBoth(x); return; }
   const f = x.begin();
   x.loadA(0);
   x.sw &= ~SW_C1;

@@ -311,7 +311,7 @@ export class X87 implements FpuUnit {
           case 2: case 3: this.storeInt(ea, 4, reg === 3, false); return;
           case 5: {
             const lo = host.read32(ea), hi = host.read32(ea + 4), se = host.read16(ea + 8);
-            if (!this.pushFaults()) this.pushRaw(se, hi, lo);
+            if (!this.pushFaults()) { this.sw &= ~SW_C1; this.pushRaw(se, hi, lo); }
             return;
           }
           case 7: this.storeFloat(ea, FMT_F80, true); return;
@@ -382,6 +382,7 @@ export class X87 implements FpuUnit {
   private loadConvert(): void {
     const f = this.f;
     if (this.pushFaults()) return;
+    f.mask |= FE_DE; // an unmasked #D still loads the operand (flagged below)
     f.convert(FMT_F80, 64);
     this.finish();
     this.sw &= ~SW_C1;
@@ -418,6 +419,7 @@ export class X87 implements FpuUnit {
         f.convert(fmt, fmt === FMT_F32 ? 24 : 53);
         if (f.abort || (f.flags & ~this.cw & (FE_OE | FE_UE)) !== 0) {
           f.up = false;
+          if (!f.abort) f.flags &= ~FE_PE;
           this.finish();
           return;
         }
@@ -609,8 +611,7 @@ export class X87 implements FpuUnit {
     switch (reg) {
       case 0: { // FLD ST(i)
         if (this.isEmpty(i)) {
-          if (!this.stackFault(false)) return;
-          if (!this.pushFaults()) this.pushRaw(IND_SE, IND_HI, IND_LO);
+          if (this.stackFault(false)) this.pushRaw(IND_SE, IND_HI, IND_LO);
           return;
         }
         const p = this.phys(i);
@@ -715,9 +716,10 @@ export class X87 implements FpuUnit {
     this.empty.fill(0);
   }
 
-  /** EMMS: all registers empty. */
+  /** EMMS: all registers empty (and TOP=0, as the hosts tested do). */
   emms(): void {
     this.fwait();
+    this.top = 0;
     this.empty.fill(1);
   }
 }
