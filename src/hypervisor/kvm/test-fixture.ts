@@ -16,6 +16,16 @@ export function kvmSkip(): false | string {
   return d.available ? false : `KVM not usable here: ${d.reason}`;
 }
 
+/**
+ * A skip reason for behaviour that only hardware-backed KVM has: kvm_pvm (PVM) spins on a
+ * triple fault instead of reporting KVM_EXIT_SHUTDOWN, and does not let the host set the TSC.
+ */
+export function hardwareKvmSkip(what: string): false | string {
+  const d = detectKvm();
+  if (!d.available) return `KVM not usable here: ${d.reason}`;
+  return d.hardwareBacked ? false : `${what}: not on ${d.backend}`;
+}
+
 /** A VM with one vCPU, ready to run `code`. */
 export interface TinyGuest {
   vm: KvmVm;
