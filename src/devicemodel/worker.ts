@@ -73,6 +73,9 @@ port.on('message', (m: ToDeviceModel) => {
     case 'chardev-in':
       machine?.chardevInput(m.id, m.bytes);
       break;
+    case 'power-button':
+      machine?.powerButton();
+      break;
     case 'reset':
       machine?.reset();
       post({ kind: 'reset-done' });

@@ -147,5 +147,6 @@ test('save/load round-trips and rejects bad state', () => {
 test('fuzz: random port traffic never throws', () => {
   const { kbc } = setup();
   fuzzRegions([kbc.dataRegion, kbc.commandRegion], 50_000, fuzzSeed());
+  kbc.loadState(JSON.parse(JSON.stringify(kbc.saveState())), 1); // any reachable state reloads
   kbc.reset();
 });

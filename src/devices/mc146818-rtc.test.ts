@@ -155,6 +155,7 @@ test('fuzz: random index/data traffic and time never throws', () => {
   const { rtc, timers } = setup();
   const seed = fuzzSeed();
   fuzzRegions([rtc.region], 50_000, seed, (rand) => timers.advance(rand() * 50));
+  rtc.loadState(JSON.parse(JSON.stringify(rtc.saveState())), 1); // any reachable state reloads
   rtc.reset();
   timers.advance(3000);
 });

@@ -73,6 +73,8 @@ const NMI_DISABLE = 0x80;
 const UIP_LEAD_MS = 0.244;
 /** Register A after the BIOS: 32.768 kHz time base, 1024 Hz periodic rate. */
 const REG_A_DEFAULT = 0x26;
+/** ECMAScript's Date range, which bounds any time the guest can set. */
+const MAX_DATE_MS = 8.64e15;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
@@ -169,7 +171,8 @@ export class Mc146818Rtc implements Device<Mc146818State> {
   private get setMode(): boolean { return (this.regB & REG_B_SET) !== 0; }
 
   private toReg(n: number): number {
-    return (this.regB & REG_B_DM) ? n : (((n / 10) | 0) << 4) | (n % 10);
+    const v = (this.regB & REG_B_DM) ? n : (((n / 10) | 0) << 4) | (n % 10);
+    return v & 0xff;
   }
 
   private fromReg(v: number): number {
@@ -408,8 +411,8 @@ export class Mc146818Rtc implements Device<Mc146818State> {
     const nmiMasked = expectBool(s, 'nmiMasked');
     const regC = expectInt(s, 'regC', 0, REG_C_PF | REG_C_AF | REG_C_UF);
     const offsetMs = s['offsetMs'];
-    // ±10000 years is far beyond anything a guest can set through two BCD digits and a century.
-    if (typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || Math.abs(offsetMs) > 3.2e14) {
+    // A guest can set any year up to 255 * 100 + 255; Date's range bounds all of them.
+    if (typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || Math.abs(offsetMs) > MAX_DATE_MS) {
       throw new Error(`bad device state: offsetMs=${String(offsetMs)}`);
     }
     this.cmos.set(cmos);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { GuestMemory, IrqLine } from './api.js';
 import { buildMachine } from '../machine/build.js';
 import { pc } from '../machine/pc.js';
-import { memoryLayout } from '../hypervisor/memory.js';
+import { PCI_HOLE_START } from '../hypervisor/memory.js';
 import { FakeClock, FakeIrq, FakeSystem, FakeTimers, fuzzSeed, seededRandom } from './testing.js';
 
 const noMemory: GuestMemory = { view: () => null, read: () => false, write: () => false };
@@ -19,7 +19,8 @@ function build() {
     mem: noMemory,
     irq: (line): IrqLine => { const l = new FakeIrq(); lines.set(line, l); return l; },
     timers: new FakeTimers(new FakeClock()),
-    layout: memoryLayout(5 * 1024 ** 3),
+    // A 5 GiB layout as memoryLayout would split it (this build caps RAM lower, the RTC does not).
+    layout: { ramBytes: 5 * 1024 ** 3, lowRamBytes: PCI_HOLE_START, highRamBytes: 5 * 1024 ** 3 - PCI_HOLE_START, romBytes: 0 },
     cpus: 1,
     system: sys,
     postOutput: (id, bytes) => posted.push([id, Array.from(bytes)]),
@@ -46,7 +47,9 @@ test('pc devices answer at their ports', () => {
 
   m.pio.write(0xcf8, 4, 0x80000000);
   assert.equal(m.pio.read(0xcf8, 4), 0x80000000);
-  assert.equal(m.pio.read(0xcfc, 4), 0xffffffff);
+  assert.equal(m.pio.read(0xcfc, 4), 0x12378086, 'the i440FX host bridge at 00:00.0');
+  m.pio.write(0xcf8, 4, 0x80000000 | (2 << 11));
+  assert.equal(m.pio.read(0xcfc, 4), 0xffffffff, 'nothing at 00:02.0');
 
   m.pio.write(0x80, 1, 0x42);
   assert.equal(m.pio.read(0x80, 1), 0x42);
@@ -66,7 +69,7 @@ test('fuzz: random port I/O over the whole pc ISA space never throws', () => {
   const { m } = build();
   const seed = fuzzSeed();
   const rand = seededRandom(seed);
-  const ports = [0x3f8, 0x70, 0x60, 0x64, 0x80, 0xf4, 0xcf8, 0xcfc];
+  const ports = [0x3f8, 0x70, 0x60, 0x64, 0x80, 0xf4, 0xcf8, 0xcfc, 0x510, 0x514, 0x600, 0x608];
   const sizes = [1, 2, 4] as const;
   try {
     for (let i = 0; i < 30_000; i++) {
@@ -79,4 +82,32 @@ test('fuzz: random port I/O over the whole pc ISA space never throws', () => {
   } catch (e) {
     throw new Error(`fuzz failed with seed ${seed}: ${String(e)}`);
   }
+});
+
+test('pc: PCI functions, the PM block at 0x600 and fw_cfg with the ACPI files', async () => {
+  const { m } = build();
+  const id = (slot: number, fn: number): number => {
+    m.pio.write(0xcf8, 4, (0x80000000 | (slot << 11) | (fn << 8)) >>> 0);
+    return m.pio.read(0xcfc, 4);
+  };
+  assert.equal(id(0, 0), 0x12378086);
+  assert.equal(id(1, 0), 0x70008086);
+  assert.equal(id(1, 3), 0x71138086);
+  m.pio.write(0xcf8, 4, (0x80000000 | (1 << 11) | 0x60) >>> 0);
+  assert.equal(m.pio.read(0xcfc, 4), 0x0b0b0a0a, 'PIRQA-D routed to 10, 10, 11, 11 from reset (the DSDT PIC table)');
+  assert.equal(m.pio.read(0x604, 2) & 1, 1, 'PM1_CNT.SCI_EN at the FADT address');
+  m.pio.write(0x510, 2, 0x0000);
+  const sig = [0, 1, 2, 3].map(() => m.pio.read(0x511, 1));
+  assert.equal(String.fromCharCode(...sig), 'QEMU');
+  const { FwCfg } = await import('./fw-cfg.js');
+  const fw = m.devices.get('fw_cfg');
+  assert.ok(fw instanceof FwCfg);
+  for (const f of ['etc/e820', 'etc/acpi/tables', 'etc/acpi/rsdp', 'etc/table-loader', 'etc/boot-fail-wait']) {
+    assert.ok(fw.file(f) !== undefined, f);
+  }
+  assert.equal(fw.file('etc/e820')!.length, 40, 'RAM below the hole and above 4 GiB');
+  assert.equal(m.powerButton(), true);
+  m.reset();
+  assert.equal(id(0, 0), 0x12378086, 'functions survive a reset');
+  assert.equal(m.pio.read(0x604, 2) & 1, 1, 'the PM block is back at its reset base');
 });

@@ -116,3 +116,25 @@ export function fuzzRegions(regions: readonly IoRegion[], steps: number, seed: n
     throw new Error(`fuzz failed with seed ${seed} (rerun with HVM_FUZZ_SEED=${seed}): ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
   }
 }
+
+/** Guest RAM for DMA tests: `bytes` of RAM from 0, range-checked like GuestRam; counts writes. */
+export class FakeMemory {
+  readonly u8: Uint8Array;
+  writes = 0;
+  constructor(bytes: number) { this.u8 = new Uint8Array(bytes); }
+  private ok(gpa: number, len: number): boolean {
+    return Number.isInteger(gpa) && Number.isInteger(len) && gpa >= 0 && len >= 0 && gpa + len <= this.u8.length;
+  }
+  view(gpa: number, len: number): Uint8Array | null { return this.ok(gpa, len) ? this.u8.subarray(gpa, gpa + len) : null; }
+  read(gpa: number, dst: Uint8Array): boolean {
+    if (!this.ok(gpa, dst.length)) return false;
+    dst.set(this.u8.subarray(gpa, gpa + dst.length));
+    return true;
+  }
+  write(gpa: number, src: Uint8Array): boolean {
+    if (!this.ok(gpa, src.length)) return false;
+    this.u8.set(src, gpa);
+    this.writes++;
+    return true;
+  }
+}

@@ -171,5 +171,6 @@ test('fuzz: random register traffic never throws', () => {
   const { uart, chr } = setup();
   const seed = fuzzSeed();
   fuzzRegions([uart.region], 50_000, seed, (rand) => chr.send([Math.floor(rand() * 256), Math.floor(rand() * 256)]));
+  uart.loadState(JSON.parse(JSON.stringify(uart.saveState())), 1); // any reachable state reloads
   uart.reset();
 });

@@ -113,3 +113,28 @@ test('a flat binary is entered at its first byte in real mode', () => {
   assert.equal(r.view(0x7c00, 1)![0], 0xf4);
   assert.throws(() => loadFlatBinary(r, new Uint8Array(0x1000), 0x9f800), /must lie between/);
 });
+
+test('loadLinux with ACPI tables: RSDP in the BIOS scan area, boot_params.acpi_rsdp_addr, an ACPI e820 range', async () => {
+  const { acpiConfigFor, pcMpPciIrqs } = await import('./acpi/pc.js');
+  const { buildAcpiTables } = await import('./acpi/tables.js');
+  const { pc } = await import('../machine/pc.js');
+  const { E820_ACPI } = await import('./e820.js');
+  const r = ram(64);
+  const acpi = buildAcpiTables(acpiConfigFor(pc, r.layout.lowRamBytes, 2)!);
+  loadLinux(r, { kernel: fakeBzImage({ version: 0x020f }), cmdline: '', cpus: 2, acpi, pciIrqs: pcMpPciIrqs() });
+  const zp = r.view(0x7000, 4096)!;
+  const dv = new DataView(zp.buffer, zp.byteOffset, 4096);
+  const rsdp = Number(dv.getBigUint64(0x070, true));
+  assert.equal(rsdp, 0xe0000);
+  assert.equal(rsdp % 16, 0);
+  assert.equal(new TextDecoder().decode(r.view(rsdp, 8)!), 'RSD PTR ');
+  const rsdt = new DataView(r.u8.buffer, r.u8.byteOffset + rsdp).getUint32(16, true);
+  assert.equal(new TextDecoder().decode(r.view(rsdt, 4)!), 'RSDT');
+  const acpiRange = readE820(zp).find((e) => e.type === E820_ACPI);
+  assert.ok(acpiRange !== undefined && acpiRange.addr <= rsdt && rsdt < acpiRange.addr + acpiRange.size);
+  // An older kernel finds the RSDP by scanning; the field stays 0.
+  const r2 = ram(64);
+  loadLinux(r2, { kernel: fakeBzImage({ version: 0x020a }), cmdline: '', cpus: 1, acpi });
+  assert.equal(new DataView(r2.view(0x7000, 4096)!.slice().buffer).getBigUint64(0x070, true), 0n);
+  assert.equal(new TextDecoder().decode(r2.view(0xe0000, 8)!), 'RSD PTR ');
+});

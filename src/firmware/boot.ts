@@ -9,11 +9,13 @@ import {
   HDR_SETUP_SECTS, HDR_TYPE_OF_LOADER, HDR_VID_MODE, LOADER_TYPE_UNDEFINED, XLF_KERNEL_64, parseSetupHeader,
   type SetupHeader,
 } from './bzimage.js';
-import { HIGH_MEMORY_START, LEGACY_HOLE_START, pcE820Map, writeE820 } from './e820.js';
+import { ACPI_AREA_BYTES, ACPI_AREA_START, HIGH_MEMORY_START, LEGACY_HOLE_START, pcE820Map, writeE820 } from './e820.js';
+import { type AcpiTables, linkAcpiTables } from './acpi/tables.js';
 import {
   IDENTITY_MAP_BYTES, longModeEntry, protectedModeEntry, writeBootGdt, writeIdentityMap,
 } from './entry-state.js';
-import { buildMpTable } from './mptable.js';
+import { buildMpTable, type MpPciIrq } from './mptable.js';
+import type { Vmlinux } from './vmlinux.js';
 
 export { checkBzImage } from './bzimage.js';
 
@@ -30,6 +32,13 @@ const ENTRY64_OFFSET = 0x200;
 /** BIOS shadow: the top of the ROM also appears below 1 MiB (0xE0000–0xFFFFF). */
 const BIOS_SHADOW_BYTES = 128 * 1024;
 const PAGE = 4096;
+/** boot_params.acpi_rsdp_addr (u64), read by kernels of boot protocol 2.14 and later. */
+const BP_ACPI_RSDP_ADDR = 0x070;
+const PROTOCOL_ACPI_RSDP_ADDR = 0x020e;
+/** Under direct boot the RSDP goes at the start of the ACPI area (Linux also finds it by
+ *  scanning 0xE0000–0xFFFFF on 16-byte boundaries) and the tables 64 bytes on (FACS alignment). */
+const RSDP_ADDR = ACPI_AREA_START;
+const ACPI_TABLES_ADDR = ACPI_AREA_START + 64;
 
 /** What loadLinux needs. */
 export interface LinuxBoot {
@@ -39,6 +48,15 @@ export interface LinuxBoot {
   cpus: number;
   /** Use the 64-bit entry when the kernel has one (x86-64 kernels under KVM). Default: true. */
   allowLongMode?: boolean;
+  /** ACPI tables to install (machines with the PIIX4 PM); without them, only the MP table. */
+  acpi?: AcpiTables;
+  /** PCI INTx routes the MP table lists (machines with PCI). */
+  pciIrqs?: readonly MpPciIrq[];
+  /**
+   * The bzImage's kernel, decompressed on the host (vmlinux.ts): loaded at its physical
+   * addresses and entered at startup_32, skipping the kernel's own decompressor.
+   */
+  vmlinux?: Vmlinux;
 }
 
 /** Where things went, for tests and the monitor. */
@@ -68,7 +86,8 @@ export function loadLinux(ram: GuestRam, o: LinuxBoot): LinuxLayout {
   // The kernel decompresses to its preferred address (a relocatable one too: its decompressor
   // never goes below LOAD_PHYSICAL_ADDR) and needs init_size bytes from there.
   const runStart = Math.max(kernelAddr, hdr.prefAddress);
-  const needed = Math.max(kernelAddr + hdr.kernelBytes, runStart + hdr.initSize);
+  let needed = Math.max(kernelAddr + hdr.kernelBytes, runStart + hdr.initSize);
+  if (o.vmlinux !== undefined) needed = Math.max(...o.vmlinux.segments.map((seg) => seg.paddr + seg.memSize));
   if (needed > lowRam) {
     throw new Error(`the kernel needs ${Math.ceil(needed / 2 ** 20)} MiB of RAM to decompress; the guest has ${Math.floor(lowRam / 2 ** 20)} MiB`);
   }
@@ -76,7 +95,15 @@ export function loadLinux(ram: GuestRam, o: LinuxBoot): LinuxLayout {
   const cmd = new TextEncoder().encode(o.cmdline);
   if (cmd.length > cmdMax) throw new Error(`the kernel command line is ${cmd.length} bytes; this kernel takes at most ${cmdMax}`);
 
-  region(ram, kernelAddr, hdr.kernelBytes, 'the kernel').set(o.kernel.subarray(hdr.setupBytes));
+  if (o.vmlinux !== undefined) {
+    for (const seg of o.vmlinux.segments) {
+      const v = region(ram, seg.paddr, seg.memSize, 'a kernel segment');
+      v.set(seg.data);
+      v.fill(0, seg.data.length);
+    }
+  } else {
+    region(ram, kernelAddr, hdr.kernelBytes, 'the kernel').set(o.kernel.subarray(hdr.setupBytes));
+  }
   const cmdView = region(ram, CMDLINE_ADDR, cmd.length + 1, 'the command line');
   cmdView.set(cmd);
   cmdView[cmd.length] = 0;
@@ -104,16 +131,32 @@ export function loadLinux(ram: GuestRam, o: LinuxBoot): LinuxLayout {
   dv.setUint32(HDR_CMD_LINE_PTR, CMDLINE_ADDR, true);
   dv.setUint32(HDR_RAMDISK_IMAGE, initrdAddr, true);
   dv.setUint32(HDR_RAMDISK_SIZE, initrdAddr === 0 ? 0 : o.initrd!.length, true);
-  writeE820(zp, pcE820Map(ram.layout));
-  buildMpTable(ram, o.cpus);
+  writeE820(zp, pcE820Map(ram.layout, o.acpi !== undefined ? { acpiTables: true } : {}));
+  buildMpTable(ram, o.cpus, o.pciIrqs !== undefined ? { pciIrqs: o.pciIrqs } : {});
+  if (o.acpi !== undefined) {
+    const rsdp = installAcpi(ram, o.acpi);
+    if (hdr.version >= PROTOCOL_ACPI_RSDP_ADDR) dv.setBigUint64(BP_ACPI_RSDP_ADDR, BigInt(rsdp), true);
+  }
 
-  const longMode = (o.allowLongMode ?? true) && (hdr.xloadflags & XLF_KERNEL_64) !== 0;
+  const longMode = o.vmlinux === undefined && (o.allowLongMode ?? true) && (hdr.xloadflags & XLF_KERNEL_64) !== 0;
+  const entry = o.vmlinux !== undefined ? o.vmlinux.entry : kernelAddr;
   const gdtLimit = writeBootGdt(ram, GDT_ADDR, longMode);
   region(ram, PAGE_TABLES, IDENTITY_MAP_BYTES, 'the boot page tables');
   const state = longMode
     ? longModeEntry(GDT_ADDR, gdtLimit, kernelAddr + ENTRY64_OFFSET, ZERO_PAGE, BOOT_STACK, writeIdentityMap(ram, PAGE_TABLES))
-    : protectedModeEntry(GDT_ADDR, gdtLimit, kernelAddr, ZERO_PAGE, BOOT_STACK);
+    : protectedModeEntry(GDT_ADDR, gdtLimit, entry, ZERO_PAGE, BOOT_STACK);
   return { state, header: hdr, kernelAddr, initrdAddr, longMode };
+}
+
+/** Links the ACPI tables into the ACPI area below the BIOS and returns the RSDP's address. */
+export function installAcpi(ram: GuestRam, t: AcpiTables): number {
+  if (ACPI_TABLES_ADDR + t.tables.length > ACPI_AREA_START + ACPI_AREA_BYTES) {
+    throw new Error(`the ACPI tables (${t.tables.length} bytes) do not fit in the ${ACPI_AREA_BYTES / 1024} KiB ACPI area`);
+  }
+  const linked = linkAcpiTables(t, ACPI_TABLES_ADDR);
+  region(ram, RSDP_ADDR, linked.rsdp.length, 'the ACPI RSDP').set(linked.rsdp);
+  region(ram, ACPI_TABLES_ADDR, linked.tables.length, 'the ACPI tables').set(linked.tables);
+  return RSDP_ADDR;
 }
 
 /**

@@ -20,6 +20,9 @@ const E820_ENTRY_BYTES = 20;
 /** Where conventional memory ends: the last KiB below 640 KiB is the EBDA, reserved. */
 export const EBDA_START = 0x9fc00;
 export const LEGACY_HOLE_START = 0xa0000;
+/** Where direct Linux boot puts the ACPI tables: the 64 KiB below the BIOS area, ACPI data. */
+export const ACPI_AREA_START = 0xe0000;
+export const ACPI_AREA_BYTES = 0x10000;
 /** The system BIOS area (the MP table lives here under direct Linux boot). */
 export const BIOS_AREA_START = 0xf0000;
 export const HIGH_MEMORY_START = 0x100000;
@@ -27,18 +30,26 @@ export const HIGH_MEMORY_START = 0x100000;
 /** One map entry; addresses as numbers (exact up to 2^53). */
 export interface E820Entry { addr: number; size: number; type: number }
 
+/** Extra regions in the map. */
+export interface PcE820Options {
+  /** The ACPI area 0xE0000–0xEFFFF holds the tables (E820_ACPI). */
+  acpiTables?: boolean;
+}
+
 /**
  * The PC's map for `layout`: RAM 0–0x9FC00, the EBDA and the BIOS area 0xF0000–0x100000
  * reserved (the MP table sits there), RAM from 1 MiB to the PCI hole, and RAM above 4 GiB.
- * 0xA0000–0xF0000 (VGA window, option ROMs) is left out, as a PC BIOS does.
+ * 0xA0000–0xF0000 (VGA window, option ROMs) is left out, as a PC BIOS does, except that with
+ * `acpiTables` its last 64 KiB (0xE0000–0xEFFFF) is ACPI data.
  */
-export function pcE820Map(layout: MemoryLayout): E820Entry[] {
+export function pcE820Map(layout: MemoryLayout, opts: PcE820Options = {}): E820Entry[] {
   const map: E820Entry[] = [];
   const add = (addr: number, end: number, type: number): void => {
     if (end > addr) map.push({ addr, size: end - addr, type });
   };
   add(0, Math.min(EBDA_START, layout.lowRamBytes), E820_RAM);
   add(EBDA_START, LEGACY_HOLE_START, E820_RESERVED);
+  if (opts.acpiTables === true) add(ACPI_AREA_START, ACPI_AREA_START + ACPI_AREA_BYTES, E820_ACPI);
   add(BIOS_AREA_START, HIGH_MEMORY_START, E820_RESERVED);
   add(HIGH_MEMORY_START, layout.lowRamBytes, E820_RAM);
   add(FOUR_GIB, FOUR_GIB + layout.highRamBytes, E820_RAM);

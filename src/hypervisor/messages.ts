@@ -21,6 +21,8 @@ export interface SharedVm {
 export type ToDeviceModel =
   | { kind: 'init'; shared: SharedVm; machine: string }
   | { kind: 'chardev-in'; id: string; bytes: Uint8Array }
+  /** A press of the machine's ACPI power button. */
+  | { kind: 'power-button' }
   | { kind: 'reset' }
   | { kind: 'stop' };
 

@@ -130,6 +130,12 @@ export class Vm extends EventEmitter {
     new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
   }
 
+  /** Presses the ACPI power button (an ACPI-aware guest shuts down; see the 'exit' event). */
+  powerButton(): void {
+    this.deviceModel?.postMessage({ kind: 'power-button' } satisfies ToDeviceModel);
+    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+  }
+
   /** Pauses every vCPU and waits until each has stopped running guest code. */
   async pause(): Promise<void> {
     for (let i = 0; i < this.config.cpus; i++) this.control.setRequest(i, VcpuRequest.Pause);

@@ -4,9 +4,22 @@
 
 /** The device models a machine can name (one file each in src/devices/). */
 export type DeviceModel =
-  | 'uart16550' | 'mc146818-rtc' | 'i8042' | 'isa-debug-exit' | 'port80' | 'pci-stub';
+  | 'uart16550' | 'mc146818-rtc' | 'i8042' | 'isa-debug-exit' | 'port80' | 'pci-stub'
+  | 'i440fx' | 'piix3' | 'piix4-pm' | 'fw-cfg' | 'isa-debugcon';
 
-/** One device on the ISA side of the machine. */
+/** Where a PCI function sits on bus 0. */
+export interface PciPlace {
+  slot: number;
+  fn: number;
+  /** Where the function's non-BAR I/O block decodes from reset (the PIIX4 PM block's PMBA). */
+  ioBase?: number;
+}
+
+/**
+ * One device. An ISA device's `ports` are mapped by the builder; a PCI function (`pci` set) is
+ * attached to the machine's PCI host (the `i440fx` entry, which comes first and whose `ports`
+ * are the configuration ports) and its windows move with its BARs.
+ */
 export interface DeviceEntry {
   device: DeviceModel;
   /** Unique within the machine: snapshots and the monitor name devices by it. */
@@ -17,6 +30,8 @@ export interface DeviceEntry {
   irqs?: readonly number[];
   /** The host character backend it talks to (serial consoles). */
   chardev?: string;
+  /** Bus 0 slot and function, for PCI functions. */
+  pci?: PciPlace;
 }
 
 /** A whole machine. */

@@ -2,8 +2,15 @@
 // a device and its port regions (in the entry's `ports` order).
 
 import type { IrqLine } from '../devices/api.js';
+import { FwCfg } from '../devices/fw-cfg.js';
+import { I440fx } from '../devices/pci/i440fx.js';
+import { PciHost } from '../devices/pci/pci-host.js';
+import { Piix3, PIRQ_APIC_BASE } from '../devices/pci/piix3.js';
+import { Piix4Pm } from '../devices/pci/piix4-pm.js';
+import { populateFwCfg } from '../firmware/fw-cfg-files.js';
 import { I8042 } from '../devices/i8042.js';
 import { IsaDebugExit } from '../devices/isa-debug-exit.js';
+import { IsaDebugcon } from '../devices/isa-debugcon.js';
 import { Mc146818Rtc } from '../devices/mc146818-rtc.js';
 import { PciStub } from '../devices/pci-stub.js';
 import { Port80 } from '../devices/port80.js';
@@ -41,8 +48,44 @@ export const deviceFactories: Record<DeviceModel, (ctx: FactoryContext) => Built
     const d = new IsaDebugExit(ctx.entry.id, ctx.system);
     return { device: d, regions: [d.region] };
   },
+  'isa-debugcon': (ctx) => {
+    const d = new IsaDebugcon(ctx.entry.id, ctx.chardev);
+    return { device: d, regions: [d.region] };
+  },
   'pci-stub': (ctx) => {
     const d = new PciStub(ctx.entry.id);
     return { device: d, regions: [d.region] };
   },
+  // The host bridge: its entry's ports are CONFIG_ADDRESS and CONFIG_DATA.
+  'i440fx': (ctx) => {
+    const host = new PciHost(`${ctx.entry.id}.config`, ctx.pio, ctx.mmio);
+    const d = new I440fx(ctx.entry.id);
+    return { device: d, regions: [host.addressRegion, host.dataRegion], pciFunction: d, pciHost: host };
+  },
+  'piix3': (ctx) => {
+    const host = needPciHost(ctx);
+    const apic = [0, 1, 2, 3].map((n) => ctx.irq(PIRQ_APIC_BASE + n));
+    // The entry's irqs are the ISA IRQs PIRQA#-D# are routed to from reset.
+    const d = new Piix3(ctx.entry.id, ctx.irq, apic, ctx.system, ctx.entry.irqs ?? []);
+    host.setIrqRouter(d);
+    host.setResetControl(d.resetControlRegion);
+    return { device: d, regions: [], pciFunction: d };
+  },
+  'piix4-pm': (ctx) => {
+    const base = ctx.entry.pci?.ioBase;
+    if (base === undefined) throw new Error(`${ctx.entry.id}: piix4-pm needs pci.ioBase`);
+    const d = new Piix4Pm(ctx.entry.id, irqAt(ctx, 0), ctx.system, ctx.clock, ctx.timers, base);
+    return { device: d, regions: [], pciFunction: d };
+  },
+  // Ports: the selector/data pair (0x510) and the DMA address (0x514).
+  'fw-cfg': (ctx) => {
+    const d = new FwCfg(ctx.entry.id, ctx.mem);
+    populateFwCfg(d, { machine: ctx.machine, layout: ctx.layout, cpus: ctx.cpus });
+    return { device: d, regions: [d.selectorRegion, d.dmaRegion] };
+  },
 };
+
+function needPciHost(ctx: FactoryContext): PciHost {
+  if (ctx.pciHost === null) throw new Error(`${ctx.entry.id}: ${ctx.entry.device} needs a PCI host before it in the machine`);
+  return ctx.pciHost;
+}

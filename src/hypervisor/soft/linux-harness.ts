@@ -11,7 +11,7 @@
 // HVM_TRACE_AT=<instructions> single-steps from that count on, printing EIP and registers;
 // HVM_TRACE_N (default 200) instructions of it.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestRam, memoryLayout } from '../memory.js';
@@ -24,6 +24,7 @@ import { writeBootGdt, protectedModeEntry } from '../../firmware/entry-state.js'
 import type { CpuIo, InterruptController } from './api.js';
 import { SoftCpu, StopReason, type FpuUnit, type SseUnit } from './cpu.js';
 import { IntKind } from './transfer.js';
+import { Uart16550 } from '../../devices/uart16550.js';
 
 const ZERO_PAGE = 0x7000;
 const GDT_AT = 0x6000;
@@ -135,6 +136,7 @@ interface PlatformLike {
   portRead(p: number, size: 1 | 2 | 4): number;
   portWrite(p: number, size: 1 | 2 | 4, v: number): void;
   ownsMmio(gpa: number): boolean;
+  setIrq(line: number, level: boolean): void;
   mmioRead(cpu: number, gpa: number, size: 1 | 2 | 4): number;
   mmioWrite(cpu: number, gpa: number, size: 1 | 2 | 4, v: number): void;
   update(nowMs: number): void;
@@ -186,24 +188,39 @@ async function main(): Promise<void> {
 
   // Devices: COM1 prints, the platform (when built) owns PIC/PIT/…, everything else floats.
   const plat = await loadPlatform() as { SoftPlatform?: new (o: { cpus: number; clock: () => number }) => PlatformLike } | null;
-  const clock = (): number => performance.now();
+  // HVM_DETERMINISTIC=<instructions per ms>: guest time from the instruction count (idle time
+  // skipped to the next timer deadline), so a run repeats exactly.
+  const ipms = Number(process.env.HVM_DETERMINISTIC ?? 0);
+  let idleMs = 0;
+  let cpuRef: SoftCpu | null = null;
+  const clock = ipms > 0 ? (): number => (cpuRef !== null ? cpuRef.instructionsRetired / ipms : 0) + idleMs : (): number => performance.now();
   const platform = plat?.SoftPlatform !== undefined ? new plat.SoftPlatform({ cpus: 1, clock }) : null;
   let serialLine = '';
   const lastLines: string[] = [];
+  const printSerial = (bytes: Uint8Array): void => {
+    for (const ch of bytes) {
+      process.stdout.write(String.fromCharCode(ch));
+      if (ch === 10) { lastLines.push(serialLine); if (lastLines.length > 20) lastLines.shift(); serialLine = ''; } else if (ch !== 13) serialLine += String.fromCharCode(ch);
+    }
+  };
+  // The project's 16550 on IRQ 4 once the platform exists (Linux's tty layer needs a UART that
+  // passes the 8250 probe); before that, a write-only stand-in.
+  const uart = platform !== null ? new Uart16550('com1', {
+    set: (level) => platform.setIrq(4, level),
+    pulse: () => { platform.setIrq(4, true); platform.setIrq(4, false); },
+  }, { write: printSerial, onInput: () => undefined }) : null;
   const io: CpuIo = {
     portRead(p, size) {
       if (platform !== null && platform.ownsPort(p)) return platform.portRead(p, size);
+      if (uart !== null && p >= COM1 && p < COM1 + 8) return uart.region.read(p - COM1, size);
       if (p === LSR) return LSR_THRE_TEMT;
       if (p >= COM1 && p < COM1 + 8) return p === COM1 + 6 ? 0xb0 : 0;
       return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     },
     portWrite(p, size, v) {
       if (platform !== null && platform.ownsPort(p)) { platform.portWrite(p, size, v); return; }
-      if (p === COM1) {
-        const ch = v & 0xff;
-        process.stdout.write(String.fromCharCode(ch));
-        if (ch === 10) { lastLines.push(serialLine); if (lastLines.length > 20) lastLines.shift(); serialLine = ''; } else if (ch !== 13) serialLine += String.fromCharCode(ch);
-      }
+      if (uart !== null && p >= COM1 && p < COM1 + 8) { uart.region.write(p - COM1, size, v); return; }
+      if (p === COM1) printSerial(Uint8Array.of(v & 0xff));
     },
     mmioRead(gpa, size) {
       if (platform !== null && platform.ownsMmio(gpa)) return platform.mmioRead(0, gpa, size);
@@ -216,6 +233,7 @@ async function main(): Promise<void> {
   const silent: InterruptController = { hasInterrupt: () => false, acknowledge: () => 0xff, takeNmi: () => false };
   const intc = platform !== null ? platform.interruptController(0) : silent;
   const cpu = new TracedCpu({ ram, io, intc, clock, id: 0 });
+  cpuRef = cpu;
   const units = await loadUnits(cpu);
   cpu.setState(protectedModeEntry(GDT_AT, gdtLimit, entry, ZERO_PAGE, STACK_TOP));
 
@@ -259,7 +277,30 @@ async function main(): Promise<void> {
 
   // Exceptions: #UD and anything that is not an ordinary page fault is printed (rate-limited).
   const exCounts = new Map<number, number>();
+  // User-mode trace (for diffing against QEMU's `-d cpu -dfilter` log): from the first fault
+  // taken in ring 3, every ring-3 instruction's registers before it executes.
+  const userTracePath = process.env.HVM_USER_TRACE;
+  let userTraceLeft = Number(process.env.HVM_USER_TRACE_N ?? 200000);
+  let userTracing = false;
+  const userTrace: string[] = [];
+  const userTraceCr3 = process.env.HVM_USER_TRACE_CR3 !== undefined ? parseInt(process.env.HVM_USER_TRACE_CR3, 16) | 0 : -1;
+  const writeUserTrace = (): void => {
+    if (userTracePath === undefined || userTrace.length === 0) return;
+    writeFileSync(userTracePath, userTrace.join('\n') + '\n');
+    console.error(`[harness] user trace (${userTrace.length} instructions) written to ${userTracePath}`);
+    userTrace.length = 0;
+  };
+  // HVM_PEEK=<eip>:<addr>:<len> (hex): memory at a linear address when an exception hits at eip.
+  const peek = (process.env.HVM_PEEK ?? '').split(':').map((x) => parseInt(x, 16));
   cpu.onException = (vec, code) => {
+    if (peek.length === 3 && cpu.eip === (peek[0]! | 0)) {
+      const out: string[] = [];
+      for (let i = 0; i < peek[2]!; i++) {
+        try { out.push(hex(cpu.read8((peek[1]! + i) | 0), 2)); } catch { out.push('??'); }
+      }
+      console.error(`[harness] peek ${hex(peek[1]!)}: ${out.join(' ')}`);
+    }
+    if (userTracePath !== undefined && !userTracing && (cpu.segSel[1]! & 3) === 3) userTracing = true;
     const n = (exCounts.get(vec) ?? 0) + 1;
     exCounts.set(vec, n);
     if (vec === 14 && n > 5) return;
@@ -279,7 +320,7 @@ async function main(): Promise<void> {
   let haltedSpins = 0;
   for (;;) {
     const now = performance.now();
-    platform?.update(now);
+    platform?.update(clock());
     if (cpu.instructionsRetired >= traceAt && traceN > 0) {
       const s = cpu.getState();
       const r = (v: bigint): string => hex(Number(v));
@@ -287,6 +328,19 @@ async function main(): Promise<void> {
       traceN--;
       if (cpu.step() === StopReason.Shutdown) { dump('triple fault'); break; }
       continue;
+    }
+    if (userTracing && userTraceLeft > 0) {
+      for (let i = 0; i < 10000 && userTraceLeft > 0; i++) {
+        if (cpu.cpl === 3 && (userTraceCr3 < 0 || cpu.cr3 === userTraceCr3)) {
+          const g = cpu.regs;
+          userTrace.push(`${hex(cpu.eip)} ${hex(g[0]!)} ${hex(g[3]!)} ${hex(g[1]!)} ${hex(g[2]!)} ${hex(g[6]!)} ${hex(g[7]!)} ${hex(g[5]!)} ${hex(g[4]!)} ${hex(cpu.getEflags() & 0xcd5, 3)}`);
+          userTraceLeft--;
+        }
+        if (cpu.step() === StopReason.Shutdown) break;
+      }
+      if (userTraceLeft === 0) writeUserTrace();
+      if (performance.now() - t0 > maxMs) { dump('time limit'); break; }
+      if (!cpu.halted || (cpu.getEflags() & 0x200) !== 0) continue;
     }
     const before = cpu.instructionsRetired;
     const inKernel = (cpu.eip >>> 0) >= 0xc0000000;
@@ -300,6 +354,7 @@ async function main(): Promise<void> {
       haltedSpins++;
       if (platform === null && haltedSpins > 100) { dump('HLT and no interrupt source'); break; }
       const next = platform !== null ? (platform as unknown as { nextDeadline(): number }).nextDeadline() : now + 1;
+      if (ipms > 0) { idleMs += Number.isFinite(next) ? Math.max(0.001, next - clock()) : 1; continue; }
       const wait = Math.max(0, Math.min(10, next - performance.now()));
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
@@ -310,6 +365,7 @@ async function main(): Promise<void> {
     }
     if (t1 - t0 > maxMs) { dump('time limit'); break; }
   }
+  if (userTracing) writeUserTrace();
   const mips = (n: number, ms: number): string => (ms > 0 ? (n / ms / 1000).toFixed(1) : '-');
   console.error(`[harness] decompressor/setup: ${decompIns} instructions, ${mips(decompIns, decompMs)} M/s; kernel: ${kernelIns} instructions, ${mips(kernelIns, kernelMs)} M/s; exceptions ${[...exCounts].map(([v, n]) => `#${v}x${n}`).join(' ')}`);
   console.error(`[harness] last serial lines:\n${[...lastLines, serialLine].join('\n')}`);
