@@ -2,7 +2,7 @@
 // line and exit non-zero; the exit status otherwise follows the guest (QEMU's conventions).
 
 import { parseArgs } from 'node:util';
-import { readFileSync, statSync } from 'node:fs';
+import { openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { Vm, type BootLoader, type VmConfig } from '../hypervisor/vm.js';
 import { checkBzImage, loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
@@ -50,6 +50,7 @@ Options for run:
   --guest-decompress   soft CPU: run the bzImage's own decompressor instead of
                        decompressing the kernel on the host (slower, same kernel)
   --quiet              do not print which accelerator was chosen
+  --debugcon FILE      write the debug port's output (0x402: SeaBIOS's log) to FILE
 
 The serial console (COM1) is on stdin/stdout. On a terminal, Ctrl-A X quits and
 Ctrl-A H lists the other keys; piped stdin is passed through unchanged.
@@ -90,6 +91,7 @@ function parseNumber(text: string, what: string): number {
 interface RunOptions {
   kernel?: string; initrd?: string; append?: string; rom?: string; flat?: string; 'load-addr'?: string;
   firmware?: string; memory?: string; smp?: string; accel?: string; 'no-reboot'?: boolean; quiet?: boolean;
+  debugcon?: string;
   'guest-decompress'?: boolean;
 }
 
@@ -169,6 +171,7 @@ async function run(args: string[]): Promise<number> {
       rom: { type: 'string' }, flat: { type: 'string' }, 'load-addr': { type: 'string' }, firmware: { type: 'string' },
       memory: { type: 'string', short: 'm' }, smp: { type: 'string' }, accel: { type: 'string' },
       'no-reboot': { type: 'boolean' }, quiet: { type: 'boolean' }, 'guest-decompress': { type: 'boolean' },
+      debugcon: { type: 'string' },
     },
   });
   const o = values as RunOptions;
@@ -177,6 +180,11 @@ async function run(args: string[]): Promise<number> {
   const log = (s: string): void => { if (!o.quiet) process.stderr.write(`hvm: ${s}\n`); };
   const memoryBytes = parseMemory(o.memory ?? '256M');
   const cpus = o.smp !== undefined ? parseNumber(o.smp, '--smp') : 1;
+  // The debug port's output (SeaBIOS's log) goes to --debugcon's file, or nowhere.
+  let debugFd: number | null = null;
+  if (o.debugcon !== undefined) {
+    try { debugFd = openSync(o.debugcon, 'w'); } catch (e) { throw new UsageError(`--debugcon ${o.debugcon}: ${(e as Error).message}`); }
+  }
   const { boot, romBytes, kernel64, hostDecompress } = await bootLoaderFor(o, log);
   const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot };
   let vm: Vm;
@@ -196,7 +204,10 @@ async function run(args: string[]): Promise<number> {
     if (hostDecompress()) log('kernel decompressed on the host (--guest-decompress runs its own decompressor)');
   }
   const console = new StdioConsole({ onQuit: () => void vm.stop() });
-  vm.on('serial', (_id: string, bytes: Uint8Array) => console.write(bytes));
+  vm.on('serial', (id: string, bytes: Uint8Array) => {
+    if (id === 'serial0') console.write(bytes); // COM1 is the console
+    else if (id === 'debugcon' && debugFd !== null) writeSync(debugFd, bytes);
+  });
   console.onInput((bytes: Uint8Array) => vm.sendInput('serial0', bytes));
   await vm.start();
   const exit = await vm.waitForExit();

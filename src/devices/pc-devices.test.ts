@@ -102,7 +102,7 @@ test('pc: PCI functions, the PM block at 0x600 and fw_cfg with the ACPI files', 
   const { FwCfg } = await import('./fw-cfg.js');
   const fw = m.devices.get('fw_cfg');
   assert.ok(fw instanceof FwCfg);
-  for (const f of ['etc/e820', 'etc/acpi/tables', 'etc/acpi/rsdp', 'etc/table-loader', 'etc/boot-fail-wait']) {
+  for (const f of ['etc/e820', 'etc/acpi/tables', 'etc/acpi/rsdp', 'etc/table-loader', 'etc/boot-fail-wait', 'etc/sercon-port']) {
     assert.ok(fw.file(f) !== undefined, f);
   }
   assert.equal(fw.file('etc/e820')!.length, 40, 'RAM below the hole and above 4 GiB');

@@ -1,11 +1,14 @@
-// SeaBIOS (Debian's bios-256k.bin) on the pc machine with no disk: it finds fw_cfg, sets up
-// PCI (i440FX, PIIX3, PIIX4 PM at 0x600), installs the project's ACPI tables through the
-// table-loader, and ends at "No bootable device." — all read from its debug port (0x402).
+// SeaBIOS (Debian's bios-256k.bin) on the pc machine with no disk: its screen on COM1 (the
+// machine has no display, so fw_cfg's etc/sercon-port sends it there) shows the banner and ends
+// at "No bootable device."; its log on the debug port (0x402, --debugcon) shows it found
+// fw_cfg, set up PCI (i440FX, PIIX3, PIIX4 PM at 0x600) and installed the project's ACPI tables
+// through the table-loader.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/asm.js';
 import { hardwareKvmSkip } from '../../src/hypervisor/kvm/test-fixture.js';
@@ -37,13 +40,26 @@ for (const accel of ['soft', 'kvm'] as const) {
     { skip: noBios || (accel === 'kvm' ? kvmSkip : false) }, async () => {
       // The soft accelerator runs one vCPU for now.
       const cpus = accel === 'soft' ? 1 : 2;
-      const { out } = await runUntil(['run', '--firmware', 'bios', '--accel', accel, '--quiet', '-m', '128M', '--smp', String(cpus)], DONE, 90_000);
+      const dir = mkdtempSync(join(tmpdir(), 'hvm-seabios-'));
+      const logFile = join(dir, 'debugcon.log');
+      let out: string;
+      let log: string;
+      try {
+        ({ out } = await runUntil(['run', '--firmware', 'bios', '--accel', accel, '--quiet', '-m', '128M', '--smp', String(cpus),
+          '--debugcon', logFile], DONE, 90_000));
+        log = readFileSync(logFile, 'latin1');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.match(out, /SeaBIOS \(version [^)]*\)\r?\n/, `the banner on the serial console:\n${out}`);
+      assert.ok(out.includes(DONE), out);
+      assert.ok(!out.includes('Found QEMU fw_cfg'), 'the debug log stays off the console');
       for (const line of [
         'SeaBIOS (version', 'Found QEMU fw_cfg', 'QEMU fw_cfg DMA interface supported',
         'qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]',
         'PCI: init bdf=00:00.0 id=8086:1237', 'PCI: init bdf=00:01.0 id=8086:7000', 'PCI: init bdf=00:01.3 id=8086:7113',
         'Using pmtimer, ioport 0x608', 'ACPI: parse DSDT', 'Found 1 serial ports', DONE,
-      ]) assert.ok(out.includes(line), `missing "${line}" in:\n${out}`);
-      assert.ok(out.includes(`Found ${cpus} cpu(s)`), 'the CPU count from fw_cfg');
+      ]) assert.ok(log.includes(line), `missing "${line}" in:\n${log}`);
+      assert.ok(log.includes(`Found ${cpus} cpu(s)`), 'the CPU count from fw_cfg');
     });
 }

@@ -142,6 +142,11 @@ test('iasl disassembles every table without errors or warnings, and recompiles t
       assert.match(out, /0 Errors, 0 Warnings/, out);
       const dsl = readFileSync(join(dir, 'dsdt.dsl'), 'utf8');
       assert.match(dsl, /PNP0A03/);
+      assert.match(dsl, /Method \(\\_PIC, 1/);
+      assert.match(dsl, /Method \(_PRT, 0/);
+      // Slot 1 INTA# is PIRQB#: GSI 17 in the APIC table, ISA IRQ 10 in the PIC table.
+      assert.match(dsl, /Name \(PRTA,[\s\S]*?0x0001FFFF,\s*Zero,\s*Zero,\s*0x11/);
+      assert.match(dsl, /Name \(PRTP,[\s\S]*?0x0001FFFF,\s*Zero,\s*Zero,\s*0x0A/);
       assert.equal((dsl.match(/ACPI0007/g) ?? []).length, cpus, 'a processor device per vCPU');
     }
   } finally {

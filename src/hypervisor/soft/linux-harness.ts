@@ -318,9 +318,23 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   let lastReport = t0, lastCount = 0, kernelIns = 0, decompIns = 0, kernelMs = 0, decompMs = 0;
   let haltedSpins = 0;
+  // HVM_WATCH_PTE=<page directory>:<linear> (hex): reports each change of that PTE between slices.
+  const watch = (process.env.HVM_WATCH_PTE ?? '').split(':').filter((x) => x !== '').map((x) => parseInt(x, 16));
+  let lastPte = -2;
+  const slice = Number(process.env.HVM_SLICE ?? SLICE);
+  const sliceAfter = Number(process.env.HVM_SLICE_AFTER ?? 0);
   for (;;) {
     const now = performance.now();
     platform?.update(clock());
+    if (watch.length === 2) {
+      const dv = new DataView(ram.u8.buffer, ram.u8.byteOffset);
+      const pde = dv.getUint32((watch[0]! & ~0xfff) + (watch[1]! >>> 22) * 4, true);
+      const pte = (pde & 1) !== 0 && (pde & 0xfffff000) < layout.lowRamBytes ? dv.getUint32((pde & 0xfffff000) + ((watch[1]! >>> 12) & 0x3ff) * 4, true) : -1;
+      if (pte !== lastPte) {
+        console.error(`[harness] watch ${hex(watch[1]!)}: pde ${hex(pde)} pte ${hex(pte)} at ${cpu.instructionsRetired} eip ${hex(cpu.eip)} ${syms.name(cpu.eip)} cr3 ${hex(cpu.cr3)}`);
+        lastPte = pte;
+      }
+    }
     if (cpu.instructionsRetired >= traceAt && traceN > 0) {
       const s = cpu.getState();
       const r = (v: bigint): string => hex(Number(v));
@@ -344,7 +358,8 @@ async function main(): Promise<void> {
     }
     const before = cpu.instructionsRetired;
     const inKernel = (cpu.eip >>> 0) >= 0xc0000000;
-    const budget = Number.isFinite(traceAt) ? Math.min(SLICE, Math.max(1, traceAt - before)) : SLICE;
+    const sl = before >= sliceAfter ? slice : SLICE;
+    const budget = Number.isFinite(traceAt) ? Math.min(sl, Math.max(1, traceAt - before)) : sl;
     const stop = cpu.run(budget);
     const t1 = performance.now();
     if (inKernel) { kernelIns += cpu.instructionsRetired - before; kernelMs += t1 - now; } else { decompIns += cpu.instructionsRetired - before; decompMs += t1 - now; }
