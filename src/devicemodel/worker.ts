@@ -9,9 +9,29 @@ import { ControlBlock } from '../hypervisor/control.js';
 import type { FromDeviceModel, ToDeviceModel } from '../hypervisor/messages.js';
 import { buildMachine, type BuiltMachine } from '../machine/build.js';
 import { machines } from '../machine/pc.js';
+import type { MachineDescription } from '../machine/description.js';
 import { TimerQueue } from './timers.js';
 import { IoDispatcher } from './dispatch.js';
 import { irqLinesFor } from './irq.js';
+import { openDrive, type BlockBackend } from '../block/block.js';
+import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
+import type { DriveSpec } from '../hypervisor/messages.js';
+
+/** Opens every drive (closing those already open if one fails). */
+async function openDrives(specs: readonly DriveSpec[]): Promise<IdeDriveConfig[]> {
+  const out: IdeDriveConfig[] = [];
+  try {
+    for (const s of specs) {
+      let backend: BlockBackend | null = null;
+      if (s.file !== null) backend = await openDrive({ file: s.file, format: s.format, readOnly: s.readOnly || s.media === 'cdrom' });
+      out.push({ bus: s.bus, unit: s.unit, media: s.media, backend });
+    }
+  } catch (e) {
+    for (const d of out) await d.backend?.close().catch(() => undefined);
+    throw e;
+  }
+  return out;
+}
 
 /** How long one service slice may keep the event loop waiting (ms). */
 const SLICE_MS = 4;
@@ -27,6 +47,8 @@ let server: IoreqServer | null = null;
 let channel: IoreqChannel | null = null;
 let stopped = false;
 const timers = new TimerQueue();
+/** The drives' backends, closed (metadata written, data synced) at stop. */
+let openBackends: IdeDriveConfig[] = [];
 
 function pump(): void {
   if (stopped || server === null || machine === null) return;
@@ -43,31 +65,44 @@ function pump(): void {
   setImmediate(pump);
 }
 
+/** Builds the machine once its drives are open, and starts serving. */
+function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescription, drives: IdeDriveConfig[]): void {
+  const s = m.shared;
+  try {
+    const ram = new GuestRam(s.ram, s.layout, s.ramOffset);
+    const control = new ControlBlock(s.control);
+    channel = new IoreqChannel(s.ioreq, s.cpus);
+    machine = buildMachine(desc, {
+      mem: ram,
+      irq: irqLinesFor(s, control),
+      timers,
+      layout: s.layout,
+      cpus: s.cpus,
+      system: {
+        reset: () => post({ kind: 'system', event: 'reset' }),
+        powerOff: () => post({ kind: 'system', event: 'poweroff' }),
+        exit: (v: number) => post({ kind: 'system', event: 'exit', status: ((v << 1) | 1) & 0xff }),
+        pmTimerAt: (p: number) => control.setPmTimerPort(p),
+      },
+      postOutput: (id, bytes) => post({ kind: 'chardev-out', id, bytes }),
+      drives,
+    });
+    server = new IoreqServer(channel, new IoDispatcher(machine.pio, machine.mmio));
+  } catch (e) {
+    post({ kind: 'error', message: `device model: ${(e as Error).message}` });
+    return;
+  }
+  post({ kind: 'ready' });
+  setImmediate(pump);
+}
+
 port.on('message', (m: ToDeviceModel) => {
   switch (m.kind) {
     case 'init': {
-      const s = m.shared;
       const desc = machines[m.machine];
       if (desc === undefined) { post({ kind: 'error', message: `unknown machine ${m.machine}` }); return; }
-      const ram = new GuestRam(s.ram, s.layout, s.ramOffset);
-      const control = new ControlBlock(s.control);
-      channel = new IoreqChannel(s.ioreq, s.cpus);
-      machine = buildMachine(desc, {
-        mem: ram,
-        irq: irqLinesFor(s, control),
-        timers,
-        layout: s.layout,
-        cpus: s.cpus,
-        system: {
-          reset: () => post({ kind: 'system', event: 'reset' }),
-          powerOff: () => post({ kind: 'system', event: 'poweroff' }),
-          exit: (v: number) => post({ kind: 'system', event: 'exit', status: ((v << 1) | 1) & 0xff }),
-        },
-        postOutput: (id, bytes) => post({ kind: 'chardev-out', id, bytes }),
-      });
-      server = new IoreqServer(channel, new IoDispatcher(machine.pio, machine.mmio));
-      post({ kind: 'ready' });
-      setImmediate(pump);
+      void openDrives(m.drives).then((drives) => { openBackends = drives; init(m, desc, drives); },
+        (e: Error) => post({ kind: 'error', message: e.message }));
       break;
     }
     case 'chardev-in':
@@ -80,10 +115,17 @@ port.on('message', (m: ToDeviceModel) => {
       machine?.reset();
       post({ kind: 'reset-done' });
       break;
-    case 'stop':
+    case 'stop': {
       stopped = true;
       machine?.flushOutput();
-      port.close();
+      // Close the drives first: a qcow2 writes its metadata and every image is synced.
+      const drives = openBackends;
+      openBackends = [];
+      void Promise.allSettled(drives.map((d) => d.backend?.close())).then(() => {
+        post({ kind: 'stopped' });
+        port.close();
+      });
       break;
+    }
   }
 });

@@ -52,6 +52,12 @@ export interface SystemControl {
   powerOff(): void;
   /** isa-debug-exit: the process exits with (value << 1) | 1. */
   exit(status: number): void;
+  /**
+   * The ACPI PM timer now decodes at `port` (0: nowhere). Its value is a pure function of time,
+   * so the soft accelerator answers 32-bit reads of it on the vCPU thread, without a thread hop
+   * whose delay would make the timer look irregular to the guest (DESIGN.md, "The ioreq channel").
+   */
+  pmTimerAt?(port: number): void;
 }
 
 /** The host clock, injected so tests can set the time. */

@@ -19,7 +19,9 @@ const IRQ_EDGES = IRQ_BASE + IRQ_LINES;
 const IRQ_GENERATION = IRQ_EDGES + IRQ_LINES;
 /** The soft accelerator's sleep word: bumped by anything that must wake a halted CPU. */
 const WAKE = IRQ_GENERATION + 1;
-const WORDS = WAKE + 1;
+/** The ACPI PM timer's port while it decodes (0: none): the soft vCPU serves its reads itself. */
+const PM_TIMER_PORT = WAKE + 1;
+const WORDS = PM_TIMER_PORT + 1;
 
 export const CONTROL_MAX_VCPUS = MAX_VCPUS;
 
@@ -68,5 +70,7 @@ export class ControlBlock {
 
   /** The soft accelerator sleeps on this word while every CPU is halted. */
   get wakeIndex(): number { return WAKE; }
+  pmTimerPort(): number { return Atomics.load(this.words, PM_TIMER_PORT); }
+  setPmTimerPort(port: number): void { Atomics.store(this.words, PM_TIMER_PORT, port); }
   wake(): void { Atomics.add(this.words, WAKE, 1); Atomics.notify(this.words, WAKE); }
 }

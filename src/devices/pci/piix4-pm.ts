@@ -137,6 +137,7 @@ export class Piix4Pm implements PciFunction {
 
   extraDecodes(): readonly PciDecode[] {
     const base = this.pmBase;
+    this.system.pmTimerAt?.(base < 0 ? 0 : base + PM_TMR);
     return base < 0 ? [] : [{ space: 'io', base, region: this.pmRegion }];
   }
 

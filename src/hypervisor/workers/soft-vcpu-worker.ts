@@ -20,6 +20,14 @@ const SLICE_INSTRUCTIONS = 50_000;
 /** Longest sleep while halted before re-checking (ms). */
 const MAX_HALT_SLEEP_MS = 50;
 
+/** ACPI PM timer ticks per millisecond (3.579545 MHz). */
+const PM_TICKS_PER_MS = 3579.545;
+
+/** The 24-bit ACPI PM timer, from a clock every thread shares (timeOrigin + now). */
+function pmTimerNow(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * PM_TICKS_PER_MS) & 0xffffff;
+}
+
 const port = parentPort;
 if (port === null) throw new Error('vCPU must run in a worker thread');
 
@@ -65,6 +73,7 @@ port.once('message', (m: ToVcpu) => {
   const io: CpuIo = {
     portRead(p, size) {
       if (platform.ownsPort(p)) return platform.portRead(p, size);
+      if (size === 4 && p === control.pmTimerPort()) return pmTimerNow();
       const v = client.pioRead(p, size);
       mirror.sync();
       return v;
