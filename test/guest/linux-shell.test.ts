@@ -27,11 +27,16 @@ test('the default guest boots to a shell, runs typed commands, reboots, and powe
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), 850_000);
 
-  const waitFor = async (pattern: RegExp, from: number, what: string): Promise<number> => {
+  /** Each step gets its own deadline, so a stuck guest fails with what it printed. */
+  const waitFor = async (pattern: RegExp, from: number, what: string, ms = 300_000): Promise<number> => {
+    const deadline = Date.now() + ms;
     for (;;) {
       const m = pattern.exec(out.slice(from));
       if (m) return from + m.index + m[0].length;
-      if (child.exitCode !== null) throw new Error(`hvm exited (${child.exitCode}) before ${what}:\n${out.slice(-3000)}\n${err}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`hvm exited (${child.exitCode ?? child.signalCode}) before ${what}:\n${out.slice(-3000)}\n${err}`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${out.slice(-3000)}\n${err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
