@@ -237,13 +237,45 @@ async function main(): Promise<void> {
   const units = await loadUnits(cpu);
   cpu.setState(protectedModeEntry(GDT_AT, gdtLimit, entry, ZERO_PAGE, STACK_TOP));
 
+  // Guest memory as the CPU would see it, by a page walk that changes nothing (no A/D bits, no
+  // CR2, no TLB fill): the harness's own reads must not disturb the guest.
+  const dvRam = new DataView(ram.u8.buffer, ram.u8.byteOffset, ram.u8.byteLength);
+  const peek8 = (linear: number): number => {
+    const lin = linear >>> 0;
+    let pa = lin;
+    if ((cpu.cr0 & 0x80000000) !== 0) {
+      const pdeAt = ram.ramOffset(((cpu.cr3 & ~0xfff) >>> 0) + (lin >>> 22) * 4);
+      if (pdeAt < 0) return -1;
+      const pde = dvRam.getUint32(pdeAt, true);
+      if ((pde & 1) === 0) return -1;
+      if ((pde & 0x80) !== 0 && (cpu.cr4 & 0x10) !== 0) pa = ((pde & 0xffc00000) >>> 0) + (lin & 0x3fffff);
+      else {
+        const pteAt = ram.ramOffset(((pde & ~0xfff) >>> 0) + ((lin >>> 12) & 0x3ff) * 4);
+        if (pteAt < 0) return -1;
+        const pte = dvRam.getUint32(pteAt, true);
+        if ((pte & 1) === 0) return -1;
+        pa = ((pte & ~0xfff) >>> 0) + (lin & 0xfff);
+      }
+    }
+    const o = ram.ramOffset(pa);
+    return o < 0 ? -1 : ram.u8[o]!;
+  };
+  const peek32 = (lin: number): number | null => {
+    let v = 0;
+    for (let i = 3; i >= 0; i--) {
+      const b = peek8(lin + i);
+      if (b < 0) return null;
+      v = (v << 8) | b;
+    }
+    return v >>> 0;
+  };
   const dump = (why: string): void => {
     const s = cpu.getState();
     const eip = Number(s.rip);
     const lin = (s.cs.base + eip) >>> 0;
     const bytes: string[] = [];
     for (let i = 0; i < 16; i++) {
-      try { bytes.push(hex(cpu.read8((lin + i) | 0), 2)); } catch { bytes.push('??'); break; }
+      const b = peek8(lin + i); if (b < 0) { bytes.push('??'); break; } bytes.push(hex(b, 2));
     }
     const r = (v: bigint): string => hex(Number(v));
     console.error(`\n[harness] ${why} at ${hex(s.cs.selector, 4)}:${hex(eip)} ${syms.name(eip)} after ${cpu.instructionsRetired} instructions`);
@@ -256,7 +288,8 @@ async function main(): Promise<void> {
       const words: string[] = [];
       const nWords = Number(process.env.HVM_STACK_WORDS ?? 8);
       for (let i = 0; i < nWords; i++) {
-        const w = cpu.read32((sp + i * 4) | 0);
+        const w = peek32(sp + i * 4);
+        if (w === null) break;
         const n = syms.name(w);
         words.push(hex(w) + (n !== '' ? `(${n})` : ''));
       }
@@ -267,9 +300,10 @@ async function main(): Promise<void> {
       let bp = Number(s.rbp) | 0;
       const frames: string[] = [];
       for (let i = 0; i < 16 && bp !== 0; i++) {
-        const ret = cpu.read32((s.ss.base + bp + 4) | 0);
+        const ret = peek32(s.ss.base + bp + 4);
+        if (ret === null) break;
         frames.push(`${hex(ret)} ${syms.name(ret)}`);
-        bp = cpu.read32((s.ss.base + bp) | 0);
+        bp = peek32(s.ss.base + bp) ?? 0;
       }
       console.error(`  backtrace ${frames.join(' <- ')}`);
     } catch { /* unmapped frame */ }
@@ -296,7 +330,7 @@ async function main(): Promise<void> {
     if (peek.length === 3 && cpu.eip === (peek[0]! | 0)) {
       const out: string[] = [];
       for (let i = 0; i < peek[2]!; i++) {
-        try { out.push(hex(cpu.read8((peek[1]! + i) | 0), 2)); } catch { out.push('??'); }
+        const b = peek8(peek[1]! + i); out.push(b < 0 ? '??' : hex(b, 2));
       }
       console.error(`[harness] peek ${hex(peek[1]!)}: ${out.join(' ')}`);
     }
@@ -382,7 +416,7 @@ async function main(): Promise<void> {
   }
   if (userTracing) writeUserTrace();
   const mips = (n: number, ms: number): string => (ms > 0 ? (n / ms / 1000).toFixed(1) : '-');
-  console.error(`[harness] decompressor/setup: ${decompIns} instructions, ${mips(decompIns, decompMs)} M/s; kernel: ${kernelIns} instructions, ${mips(kernelIns, kernelMs)} M/s; exceptions ${[...exCounts].map(([v, n]) => `#${v}x${n}`).join(' ')}`);
+  console.error(`[harness] below 0xC0000000 (decompressor, early boot, user): ${decompIns} instructions, ${mips(decompIns, decompMs)} M/s; kernel: ${kernelIns} instructions, ${mips(kernelIns, kernelMs)} M/s; exceptions ${[...exCounts].map(([v, n]) => `#${v}x${n}`).join(' ')}`);
   console.error(`[harness] last serial lines:\n${[...lastLines, serialLine].join('\n')}`);
   process.exit(0);
 }
