@@ -29,8 +29,10 @@ export class StdioConsole {
     this.raw = this.input.isTTY === true;
     if (this.raw) this.input.setRawMode(true);
     this.input.on('data', this.onData);
-    // A closed stdin leaves the guest running; nothing more will arrive.
+    // A closed stdin leaves the guest running; nothing more will arrive. A closed stdout (hvm
+    // piped into `head`) drops guest output rather than crashing the VM.
     this.input.on('error', () => undefined);
+    this.output.on('error', () => undefined);
   }
 
   /** Guest output. */

@@ -11,8 +11,8 @@ import type { GuestRam } from '../memory.js';
 import type { CpuIo } from './api.js';
 import { CpuCore } from './core.js';
 import {
-  CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS,
-  PTE_RW, PTE_US,
+  CR0_AM, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS,
+  PTE_RW, PTE_US, FLAG_AC,
 } from './defs.js';
 
 const TLB_ENTRIES = 1 << 20;
@@ -298,6 +298,14 @@ export class Mmu extends CpuCore {
 
   // ---- linear memory, current privilege ----
 
+  /**
+   * A misaligned 16/32-bit data access at CPL 3 with CR0.AM and EFLAGS.AC set raises #AC(0)
+   * (SDM vol. 3, 6.15 "Interrupt 17"); callers check the alignment, this checks the enables.
+   */
+  private alignCheck(): void {
+    if (this.userMode && (this.cr0 & CR0_AM) !== 0 && (this.eflags & FLAG_AC) !== 0) this.raise(17, 0);
+  }
+
   lrd8(lin: number): number {
     const e = this.tlbR[lin >>> 12]!;
     if (e !== -1) return this.u8[e ^ lin]!;
@@ -309,8 +317,10 @@ export class Mmu extends CpuCore {
     if (e !== -1 && (lin & 0xfff) !== 0xfff) {
       const o = e ^ lin;
       if ((o & 1) === 0) return this.m16[o >> 1]!;
+      this.alignCheck();
       return this.u8[o]! | (this.u8[o + 1]! << 8);
     }
+    if ((lin & 1) !== 0) this.alignCheck();
     return this.readSlow(lin, 2, this.userMode);
   }
 
@@ -319,9 +329,11 @@ export class Mmu extends CpuCore {
     if (e !== -1 && (lin & 0xfff) <= 0xffc) {
       const o = e ^ lin;
       if ((o & 3) === 0) return this.m32[o >> 2]!;
+      this.alignCheck();
       const u8 = this.u8;
       return u8[o]! | (u8[o + 1]! << 8) | (u8[o + 2]! << 16) | (u8[o + 3]! << 24);
     }
+    if ((lin & 3) !== 0) this.alignCheck();
     return this.readSlow(lin, 4, this.userMode);
   }
 
@@ -336,9 +348,11 @@ export class Mmu extends CpuCore {
     if (e !== -1 && (lin & 0xfff) !== 0xfff) {
       const o = e ^ lin;
       if ((o & 1) === 0) { this.m16[o >> 1] = v; return; }
+      this.alignCheck();
       this.u8[o] = v; this.u8[o + 1] = v >> 8;
       return;
     }
+    if ((lin & 1) !== 0) this.alignCheck();
     this.writeSlow(lin, 2, v, this.userMode);
   }
 
@@ -347,10 +361,12 @@ export class Mmu extends CpuCore {
     if (e !== -1 && (lin & 0xfff) <= 0xffc) {
       const o = e ^ lin;
       if ((o & 3) === 0) { this.m32[o >> 2] = v; return; }
+      this.alignCheck();
       const u8 = this.u8;
       u8[o] = v; u8[o + 1] = v >> 8; u8[o + 2] = v >> 16; u8[o + 3] = v >> 24;
       return;
     }
+    if ((lin & 3) !== 0) this.alignCheck();
     this.writeSlow(lin, 4, v, this.userMode);
   }
 

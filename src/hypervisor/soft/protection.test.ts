@@ -270,3 +270,52 @@ test('real mode: INT n through the IVT, IRET, and an external interrupt', () => 
   assert.equal(m.dv.getUint16(0x704, true), 0x9000);
 });
 
+
+test('#AC(0): a misaligned access at CPL 3 with CR0.AM and EFLAGS.AC, and not otherwise', () => {
+  const m = run(`
+      mov eax, cr0
+      or eax, 0x40000
+      mov cr0, eax
+      mov eax, [0x7001]
+      push dword 0x23
+      push dword 0x7000
+      push dword 0x40002
+      push dword 0x1b
+      push dword user
+      iretd
+    user:
+      mov ax, 0x23
+      mov ds, ax
+      mov eax, [0x7000]
+      mov ax, [0x7002]
+      mov eax, [RES_COUNT]
+      mov [0x700], eax
+      mov dword [FIXUP], after_rd
+      mov eax, [0x7001]
+    after_rd:
+      mov eax, [RES_VEC]
+      mov [0x704], eax
+      mov eax, [RES_ERR]
+      mov [0x708], eax
+      mov dword [RES_VEC], 0
+      mov dword [FIXUP], after_wr
+      mov word [0x7003], 1
+    after_wr:
+      mov eax, [RES_VEC]
+      mov [0x70c], eax
+      mov dword [RES_VEC], 0
+      pushfd
+      and dword [esp], ~0x40000
+      popfd
+      mov eax, [0x7001]
+      mov eax, [RES_VEC]
+      mov [0x710], eax
+      int 0x2f
+  `);
+  assert.equal(m.stop, StopReason.Halted);
+  assert.equal(peek32(m, 0x700), 0, 'aligned at CPL 3 and misaligned at CPL 0: no #AC');
+  assert.equal(peek32(m, 0x704), 17, 'misaligned dword load: #AC');
+  assert.equal(peek32(m, 0x708), 0, 'error code 0');
+  assert.equal(peek32(m, 0x70c), 17, 'misaligned word store: #AC');
+  assert.equal(peek32(m, 0x710), 0, 'EFLAGS.AC clear: no #AC');
+});
