@@ -2,7 +2,7 @@
 // line and exit non-zero; the exit status otherwise follows the guest (QEMU's conventions).
 
 import { parseArgs } from 'node:util';
-import { openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { Vm, type BootLoader, type VmConfig } from '../hypervisor/vm.js';
 import { checkBzImage, loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
@@ -12,6 +12,9 @@ import { pcLinuxBootTables } from '../firmware/acpi/pc.js';
 import { machines } from '../machine/pc.js';
 import { StdioConsole } from '../chardev/stdio.js';
 import { buildDefaultGuest } from '../guest/image-build.js';
+import { parseDrives } from './drive-args.js';
+import { parseNicArg, type NicSpec } from '../net/nic.js';
+import type { DriveSpec } from '../hypervisor/messages.js';
 
 /** The default guest's kernel command line. */
 export const DEFAULT_GUEST_APPEND = 'console=ttyS0 cryptomgr.notests';
@@ -51,6 +54,17 @@ Options for run:
                        decompressing the kernel on the host (slower, same kernel)
   --quiet              do not print which accelerator was chosen
   --debugcon FILE      write the debug port's output (0x402: SeaBIOS's log) to FILE
+  --drive OPTS         an IDE drive, QEMU's form: file=FILE,format=raw|qcow2,
+                       media=disk|cdrom,readonly=on,if=ide,index=0..3
+  --disk FILE          a hard disk at the first free IDE position (primary first)
+  --cdrom FILE         a CD-ROM (ISO image) at the first free position (secondary master first)
+  --nic user[,model=e1000|rtl8139][,mac=52:54:00:12:34:56][,hostfwd=tcp::8022-:22][,pcap=FILE]
+                       [,rev=0x20] (rtl8139: Linux then drives it in C+ mode, 8139cp)
+                       a network card on the user-mode NAT (10.0.2.15 by DHCP,
+                       gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3)
+  --nic socket,udp=HOST:PORT,localaddr=HOST:PORT[,model=…][,mac=…][,pcap=FILE]
+                       a card on a UDP-joined segment with another VM
+  --nic none           no network card (the default); --nic may be repeated
 
 The serial console (COM1) is on stdin/stdout. On a terminal, Ctrl-A X quits and
 Ctrl-A H lists the other keys; piped stdin is passed through unchanged.
@@ -87,12 +101,52 @@ function parseNumber(text: string, what: string): number {
   return n;
 }
 
+/** The IDE drives --drive/--disk/--cdrom ask for; their files must exist (the device model opens them). */
+function drivesFor(o: RunOptions): DriveSpec[] {
+  let drives: DriveSpec[];
+  try {
+    drives = parseDrives(o.drive ?? [], o.disk ?? [], o.cdrom ?? []);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  for (const d of drives) {
+    if (d.file === null) continue;
+    try {
+      if (!statSync(d.file).isFile()) throw new UsageError(`drive ${d.file}: not a regular file`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`drive ${d.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  return drives;
+}
+
+/** The network cards --nic asks for (none by default). */
+function nicsFor(o: RunOptions): NicSpec[] {
+  const out: NicSpec[] = [];
+  for (const text of o.nic ?? []) {
+    try {
+      const spec = parseNicArg(text, out.length);
+      // The capture file is opened by the device model; a path it cannot write is a usage error here.
+      if (spec?.pcap !== undefined) {
+        try { closeSync(openSync(spec.pcap, 'w')); } catch (e) { throw new Error(`--nic pcap=${spec.pcap}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+      }
+      if (spec !== null) out.push(spec);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  return out;
+}
+
 /** Options for `run`, as parsed. */
 interface RunOptions {
   kernel?: string; initrd?: string; append?: string; rom?: string; flat?: string; 'load-addr'?: string;
   firmware?: string; memory?: string; smp?: string; accel?: string; 'no-reboot'?: boolean; quiet?: boolean;
   debugcon?: string;
   'guest-decompress'?: boolean;
+  drive?: string[]; disk?: string[]; cdrom?: string[];
+  nic?: string[];
 }
 
 /** What a boot loader needs besides RAM: for Linux on the soft CPU, the host-side decompression. */
@@ -172,6 +226,9 @@ async function run(args: string[]): Promise<number> {
       memory: { type: 'string', short: 'm' }, smp: { type: 'string' }, accel: { type: 'string' },
       'no-reboot': { type: 'boolean' }, quiet: { type: 'boolean' }, 'guest-decompress': { type: 'boolean' },
       debugcon: { type: 'string' },
+      drive: { type: 'string', multiple: true }, disk: { type: 'string', multiple: true },
+      cdrom: { type: 'string', multiple: true },
+      nic: { type: 'string', multiple: true },
     },
   });
   const o = values as RunOptions;
@@ -185,8 +242,10 @@ async function run(args: string[]): Promise<number> {
   if (o.debugcon !== undefined) {
     try { debugFd = openSync(o.debugcon, 'w'); } catch (e) { throw new UsageError(`--debugcon ${o.debugcon}: ${(e as Error).message}`); }
   }
+  const drives = drivesFor(o);
   const { boot, romBytes, kernel64, hostDecompress } = await bootLoaderFor(o, log);
-  const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot };
+  const nics = nicsFor(o);
+  const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot, drives, nics };
   let vm: Vm;
   try {
     vm = await Vm.create(config);
@@ -209,11 +268,19 @@ async function run(args: string[]): Promise<number> {
     else if (id === 'debugcon' && debugFd !== null) writeSync(debugFd, bytes);
   });
   console.onInput((bytes: Uint8Array) => vm.sendInput('serial0', bytes));
-  await vm.start();
+  try {
+    await vm.start();
+  } catch (e) {
+    // An image the device model could not open is a host mistake like a missing file.
+    const msg = (e as Error).message;
+    if (msg.startsWith('drive: ')) { await vm.stop(); throw new UsageError(msg); }
+    throw e;
+  }
   const exit = await vm.waitForExit();
   await console.close();
   if (exit.reason === 'error') process.stderr.write(`hvm: ${exit.message}\n`);
   else if (exit.reason === 'halted') log(exit.message);
+  else if (exit.refusedReset) process.stderr.write(`hvm: ${exit.message}\n`); // even with --quiet: why the guest stopped
   return exit.status;
 }
 

@@ -13,6 +13,9 @@ import type { MachineDescription } from '../machine/description.js';
 import { TimerQueue } from './timers.js';
 import { IoDispatcher } from './dispatch.js';
 import { irqLinesFor } from './irq.js';
+import type { EthernetPort } from '../net/ethernet.js';
+import { openNicBackend } from '../net/nic.js';
+import { nicId, withNics } from '../machine/nics.js';
 import { openDrive, type BlockBackend } from '../block/block.js';
 import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
 import type { DriveSpec } from '../hypervisor/messages.js';
@@ -47,6 +50,12 @@ let server: IoreqServer | null = null;
 let channel: IoreqChannel | null = null;
 let stopped = false;
 const timers = new TimerQueue();
+/** A device with a cable the host can plug and unplug (the network cards). */
+function hasLink(d: object): d is { setLink(up: boolean): void } {
+  return typeof (d as { setLink?: unknown }).setLink === 'function';
+}
+/** Network backends by card id (host sockets, capture files), closed on stop. */
+const nicBackends = new Map<string, EthernetPort>();
 /** The drives' backends, closed (metadata written, data synced) at stop. */
 let openBackends: IdeDriveConfig[] = [];
 
@@ -85,6 +94,7 @@ function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescript
         pmTimerAt: (p: number) => control.setPmTimerPort(p),
       },
       postOutput: (id, bytes) => post({ kind: 'chardev-out', id, bytes }),
+      ethernet: (id) => nicBackends.get(id) ?? null,
       drives,
     });
     server = new IoreqServer(channel, new IoDispatcher(machine.pio, machine.mmio));
@@ -99,10 +109,15 @@ function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescript
 port.on('message', (m: ToDeviceModel) => {
   switch (m.kind) {
     case 'init': {
-      const desc = machines[m.machine];
-      if (desc === undefined) { post({ kind: 'error', message: `unknown machine ${m.machine}` }); return; }
+      const base = machines[m.machine];
+      if (base === undefined) { post({ kind: 'error', message: `unknown machine ${m.machine}` }); return; }
+      const nics = m.nics ?? [];
+      const desc = withNics(base, nics);
+      try {
+        nics.forEach((spec, n) => nicBackends.set(nicId(n), openNicBackend(spec, (e) => post({ kind: 'error', message: `${nicId(n)}: ${e.message}` }))));
+      } catch (e) { post({ kind: 'error', message: `network: ${(e as Error).message}` }); return; }
       void openDrives(m.drives).then((drives) => { openBackends = drives; init(m, desc, drives); },
-        (e: Error) => post({ kind: 'error', message: e.message }));
+        (e: Error) => post({ kind: 'error', message: `drive: ${e.message}` }));
       break;
     }
     case 'chardev-in':
@@ -111,6 +126,11 @@ port.on('message', (m: ToDeviceModel) => {
     case 'power-button':
       machine?.powerButton();
       break;
+    case 'nic-link': {
+      const nic = machine?.devices.get(m.id);
+      if (nic !== undefined && hasLink(nic)) nic.setLink(m.up); // the Vm checked the id
+      break;
+    }
     case 'reset':
       machine?.reset();
       post({ kind: 'reset-done' });
@@ -118,6 +138,8 @@ port.on('message', (m: ToDeviceModel) => {
     case 'stop': {
       stopped = true;
       machine?.flushOutput();
+      for (const b of nicBackends.values()) b.close();
+      nicBackends.clear();
       // Close the drives first: a qcow2 writes its metadata and every image is synced.
       const drives = openBackends;
       openBackends = [];

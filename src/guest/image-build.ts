@@ -46,7 +46,7 @@ export interface GuestManifest {
 }
 
 /** Bumped when the image layout changes, so older caches are rebuilt. */
-export const GUEST_FORMAT = 1;
+export const GUEST_FORMAT = 3;
 /** The line /init prints once the guest's userspace is up. */
 export const READY_MARKER = 'HVM-GUEST-READY';
 const INITRD_NAME = 'initrd.img';
@@ -88,7 +88,7 @@ export HOME=/root TERM=linux
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /dev/pts /dev/shm /tmp /run
+mkdir -p /dev/pts /dev/shm /tmp /run /var/log
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 hostname hvm
@@ -105,6 +105,13 @@ done
 for m in $(echo "$hvm_modules" | tr ',' ' '); do
   modprobe "$m" || echo "hvm: modprobe $m failed"
 done
+
+# An ACPI machine's power button powers the guest off (button + evdev, busybox acpid).
+if [ -d /sys/firmware/acpi ]; then
+  modprobe button 2>/dev/null
+  modprobe evdev 2>/dev/null
+  acpid 2>/dev/null
+fi
 
 echo ${marker}
 
@@ -209,6 +216,9 @@ export function buildInitramfsArchive(parts: { busybox: Uint8Array; applets: rea
   w.add({ kind: 'file', path: 'init', data: Buffer.from(parts.init ?? initScript()), mode: 0o755 });
   w.add({ kind: 'file', path: 'etc/passwd', data: Buffer.from('root::0:0:root:/root:/bin/sh\n'), mode: 0o644 });
   w.add({ kind: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n'), mode: 0o644 });
+  // busybox acpid runs /etc/acpi/<event>/<code> for an ACPI event: PWRF is the power button.
+  for (const d of ['etc/acpi', 'etc/acpi/PWRF']) if (!w.has(d)) w.add({ kind: 'dir', path: d, mode: 0o755 });
+  w.add({ kind: 'file', path: 'etc/acpi/PWRF/00000080', data: Buffer.from('#!/bin/sh\necho "hvm: power button: powering off" > /dev/console\npoweroff -f\n'), mode: 0o755 });
   w.add({ kind: 'file', path: 'etc/hostname', data: Buffer.from('hvm\n'), mode: 0o644 });
   w.add({ kind: 'file', path: 'etc/profile', data: Buffer.from('export PS1="hvm# "\n'), mode: 0o644 });
   if (parts.modulesRoot !== null) addTree(w, join(parts.modulesRoot, 'lib', 'modules'), 'lib/modules');

@@ -15,6 +15,8 @@ export const DEFAULT_MODULES: readonly string[] = [
   // sd_mod -> t10-pi -> crc-t10dif/crc64-rocksoft softdep on these crypto drivers.
   'crct10dif_generic', 'crc64_rocksoft_generic',
   'e1000', 'mii', '8139cp', '8139too', 'button',
+  // The power button reaches busybox acpid as an input event.
+  'evdev',
 ];
 
 /** Kernel module names treat '-' and '_' alike (modprobe's rule). */

@@ -1,6 +1,7 @@
 // Messages between the main thread (the Vm object) and its worker threads. Only control flows
 // here; guest I/O flows through the ioreq channel and the control block in shared memory.
 
+import type { NicSpec } from '../net/nic.js';
 import type { CpuState } from './vcpu.js';
 import type { MemoryLayout } from './memory.js';
 
@@ -17,12 +18,26 @@ export interface SharedVm {
   kvmVmFd: number;
 }
 
+/** A drive for the IDE controller, opened by the device model (so its I/O runs on that thread). */
+export interface DriveSpec {
+  file: string | null;
+  format: 'raw' | 'qcow2' | 'auto';
+  media: 'disk' | 'cdrom';
+  readOnly: boolean;
+  /** 0: primary channel, 1: secondary. */
+  bus: 0 | 1;
+  /** 0: master, 1: slave. */
+  unit: 0 | 1;
+}
+
 /** Main → device model. */
 export type ToDeviceModel =
-  | { kind: 'init'; shared: SharedVm; machine: string }
+  | { kind: 'init'; shared: SharedVm; machine: string; drives: DriveSpec[]; nics?: NicSpec[] }
   | { kind: 'chardev-in'; id: string; bytes: Uint8Array }
   /** A press of the machine's ACPI power button. */
   | { kind: 'power-button' }
+  /** The host plugs or unplugs a network card's cable. */
+  | { kind: 'nic-link'; id: string; up: boolean }
   | { kind: 'reset' }
   | { kind: 'stop' };
 
@@ -33,6 +48,8 @@ export type FromDeviceModel =
   | { kind: 'system'; event: 'reset' | 'poweroff' }
   | { kind: 'system'; event: 'exit'; status: number }
   | { kind: 'reset-done' }
+  /** After 'stop': drives closed, the thread may end. */
+  | { kind: 'stopped' }
   | { kind: 'error'; message: string };
 
 /** Main → a vCPU worker (soft: one worker runs every CPU; KVM: one worker per vCPU). */

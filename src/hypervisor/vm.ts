@@ -2,13 +2,14 @@
 // one device-model worker, and vCPU workers (KVM: one per vCPU; soft: one for all CPUs).
 // The CLI, the monitor and tests all drive a guest through this object.
 
+import type { NicSpec } from '../net/nic.js';
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { GuestRam, memoryLayout } from './memory.js';
 import { ControlBlock, VcpuRequest, VcpuRunState, CONTROL_MAX_VCPUS } from './control.js';
 import { IoreqChannel, ioreqChannelBytes } from '../ioreq/channel.js';
 import type { CpuState } from './vcpu.js';
-import type { FromDeviceModel, FromVcpu, SharedVm, ToDeviceModel, ToVcpu } from './messages.js';
+import type { DriveSpec, FromDeviceModel, FromVcpu, SharedVm, ToDeviceModel, ToVcpu } from './messages.js';
 import { chooseAccelerator, type AccelChoice } from './accel.js';
 import type { KvmVm } from './kvm/kvm-vm.js';
 
@@ -23,6 +24,10 @@ export interface VmConfig {
   /** Firmware ROM mapped below 4 GiB (bytes; 0 for none). */
   romBytes?: number;
   machine?: string;
+  /** Network cards and their backends (QEMU's -nic). */
+  nics?: NicSpec[];
+  /** Drives for the IDE controller (QEMU's -drive). */
+  drives?: DriveSpec[];
   boot: BootLoader;
 }
 
@@ -33,6 +38,8 @@ export interface VmExit {
   /** The process exit status this maps to (QEMU's conventions). */
   status: number;
   message: string;
+  /** Set when the exit is a guest reset or triple fault refused under --no-reboot. */
+  refusedReset?: true;
 }
 
 const workerUrl = (rel: string): URL => new URL(rel, import.meta.url);
@@ -98,7 +105,7 @@ export class Vm extends EventEmitter {
       });
       dm.on('error', (e) => { reject(e); this.finish({ reason: 'error', status: 2, message: `device model: ${e.message}` }); });
     });
-    this.deviceModel.postMessage({ kind: 'init', shared: this.shared, machine: this.config.machine ?? 'pc' } satisfies ToDeviceModel);
+    this.deviceModel.postMessage({ kind: 'init', shared: this.shared, machine: this.config.machine ?? 'pc', drives: this.config.drives ?? [], nics: this.config.nics ?? [] } satisfies ToDeviceModel);
     await dmReady;
 
     const groups: number[][] = this.accel.kind === 'kvm'
@@ -131,6 +138,14 @@ export class Vm extends EventEmitter {
   }
 
   /** Presses the ACPI power button (an ACPI-aware guest shuts down; see the 'exit' event). */
+  /** Plugs (true) or unplugs a network card's cable, by its id (`nic0`, …): the guest sees a link change. */
+  setNicLink(id: string, up: boolean): void {
+    const n = /^nic(\d+)$/.exec(id);
+    if (n === null || Number(n[1]) >= (this.config.nics?.length ?? 0)) throw new Error(`no network card ${id}`);
+    this.deviceModel?.postMessage({ kind: 'nic-link', id, up } satisfies ToDeviceModel);
+    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+  }
+
   powerButton(): void {
     this.deviceModel?.postMessage({ kind: 'power-button' } satisfies ToDeviceModel);
     new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
@@ -221,7 +236,7 @@ export class Vm extends EventEmitter {
   }
 
   private onResetRequest(why: string): void {
-    if (!this.rebootOnReset) { this.finish({ reason: 'poweroff', status: 0, message: `${why} (no reboot)` }); return; }
+    if (!this.rebootOnReset) { this.finish({ reason: 'poweroff', status: 0, message: `${why} (no reboot)`, refusedReset: true }); return; }
     this.reset().catch((e: Error) => this.finish({ reason: 'error', status: 2, message: `reset failed: ${e.message}` }));
   }
 
@@ -237,10 +252,19 @@ export class Vm extends EventEmitter {
       new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
     }
     const all = [...this.vcpuWorkers, ...(dm ? [dm] : [])];
-    setTimeout(() => {
+    const end = (): void => {
       for (const w of all) void w.terminate();
       this.kvm?.close();
       this.emit('exit', exit);
-    }, 20);
+    };
+    if (dm && (this.config.drives?.length ?? 0) > 0) {
+      // Drives close on the device-model thread (qcow2 metadata, fdatasync): wait for that, bounded.
+      let done = false;
+      const once = (): void => { if (!done) { done = true; end(); } };
+      dm.on('message', (m: FromDeviceModel) => { if (m.kind === 'stopped') once(); });
+      setTimeout(once, 10_000);
+    } else {
+      setTimeout(end, 20);
+    }
   }
 }

@@ -7,6 +7,8 @@ import { MmioBus, PioBus } from '../devices/bus.js';
 import type { PciFunction } from '../devices/pci/pci-host.js';
 import { PciHost } from '../devices/pci/pci-host.js';
 import type { Timers } from '../devicemodel/timers.js';
+import type { EthernetPort } from '../net/ethernet.js';
+import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
 import { ThreadCharPort } from '../devicemodel/thread-chardev.js';
 import type { MemoryLayout } from '../hypervisor/memory.js';
 import type { DeviceEntry, MachineDescription } from './description.js';
@@ -21,6 +23,10 @@ export interface BuildContext {
   cpus: number;
   system: SystemControl;
   postOutput: (id: string, bytes: Uint8Array) => void;
+  /** A network card's backend, by the card's device id (null: no cable). */
+  ethernet?: (id: string) => EthernetPort | null;
+  /** Drives for the IDE controller, already opened (on the device-model thread). */
+  drives?: readonly IdeDriveConfig[];
 }
 
 /** What a factory hands back: the device and its port regions, in the entry's `ports` order. */

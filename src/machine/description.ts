@@ -5,7 +5,7 @@
 /** The device models a machine can name (one file each in src/devices/). */
 export type DeviceModel =
   | 'uart16550' | 'mc146818-rtc' | 'i8042' | 'isa-debug-exit' | 'port80' | 'pci-stub'
-  | 'i440fx' | 'piix3' | 'piix4-pm' | 'fw-cfg' | 'isa-debugcon';
+  | 'i440fx' | 'piix3' | 'piix4-pm' | 'fw-cfg' | 'isa-debugcon' | 'piix-ide' | 'e1000' | 'rtl8139';
 
 /** Where a PCI function sits on bus 0. */
 export interface PciPlace {
@@ -32,6 +32,10 @@ export interface DeviceEntry {
   chardev?: string;
   /** Bus 0 slot and function, for PCI functions. */
   pci?: PciPlace;
+  /** A network card's MAC address (aa:bb:cc:dd:ee:ff). */
+  mac?: string;
+  /** A PCI revision other than the model's default (the RTL8139's 0x20 makes Linux use 8139cp). */
+  revision?: number;
 }
 
 /** A whole machine. */

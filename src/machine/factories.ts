@@ -7,7 +7,11 @@ import { I440fx } from '../devices/pci/i440fx.js';
 import { PciHost } from '../devices/pci/pci-host.js';
 import { Piix3, PIRQ_APIC_BASE } from '../devices/pci/piix3.js';
 import { Piix4Pm } from '../devices/pci/piix4-pm.js';
+import { PiixIde } from '../devices/ide/piix-ide.js';
 import { populateFwCfg } from '../firmware/fw-cfg-files.js';
+import { E1000 } from '../devices/net/e1000.js';
+import { Rtl8139 } from '../devices/net/rtl8139.js';
+import { parseMac } from '../net/ethernet.js';
 import { I8042 } from '../devices/i8042.js';
 import { IsaDebugExit } from '../devices/isa-debug-exit.js';
 import { IsaDebugcon } from '../devices/isa-debugcon.js';
@@ -77,6 +81,20 @@ export const deviceFactories: Record<DeviceModel, (ctx: FactoryContext) => Built
     const d = new Piix4Pm(ctx.entry.id, irqAt(ctx, 0), ctx.system, ctx.clock, ctx.timers, base);
     return { device: d, regions: [], pciFunction: d };
   },
+  // Ports: primary command block, primary control, secondary command block, secondary control.
+  'piix-ide': (ctx) => {
+    const d = new PiixIde(ctx.entry.id, [irqAt(ctx, 0), irqAt(ctx, 1)], ctx.mem, ctx.drives ?? []);
+    return { device: d, regions: [...d.regions], pciFunction: d };
+  },
+  // Network cards: PCI functions whose windows are all BARs; the backend comes from the host.
+  'e1000': (ctx) => {
+    const d = new E1000(ctx.entry.id, ctx.intx, ctx.mem, macOf(ctx), ctx.ethernet?.(ctx.entry.id) ?? null);
+    return { device: d, regions: [], pciFunction: d };
+  },
+  'rtl8139': (ctx) => {
+    const d = new Rtl8139(ctx.entry.id, ctx.intx, ctx.mem, macOf(ctx), ctx.ethernet?.(ctx.entry.id) ?? null, ctx.entry.revision);
+    return { device: d, regions: [], pciFunction: d };
+  },
   // Ports: the selector/data pair (0x510) and the DMA address (0x514).
   'fw-cfg': (ctx) => {
     const d = new FwCfg(ctx.entry.id, ctx.mem);
@@ -88,4 +106,11 @@ export const deviceFactories: Record<DeviceModel, (ctx: FactoryContext) => Built
 function needPciHost(ctx: FactoryContext): PciHost {
   if (ctx.pciHost === null) throw new Error(`${ctx.entry.id}: ${ctx.entry.device} needs a PCI host before it in the machine`);
   return ctx.pciHost;
+}
+
+/** A network card entry's MAC (QEMU's default when the entry names none). */
+function macOf(ctx: FactoryContext): Uint8Array {
+  const mac = parseMac(ctx.entry.mac ?? '52:54:00:12:34:56');
+  if (mac === null) throw new Error(`${ctx.entry.id}: bad MAC address ${ctx.entry.mac ?? ''}`);
+  return mac;
 }

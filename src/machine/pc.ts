@@ -34,7 +34,8 @@ export const pc: MachineDescription = {
     // irqs: PIRQA#-D# routed to ISA IRQs 10, 10, 11, 11 from reset (SeaBIOS's choice), so a
     // directly booted guest in PIC mode finds PCI interrupts where the DSDT's _PRT says.
     { device: 'piix3', id: 'isa', ports: [], pci: { slot: 1, fn: 0 }, irqs: PC_PIRQ_ISA_IRQS },
-    // 00:01.1: the PIIX3 IDE function (8086:7010), from the storage model.
+    // 00:01.1: the PIIX3 IDE function (8086:7010): legacy command/control ports of both channels, IRQ 14 and 15.
+    { device: 'piix-ide', id: 'ide', ports: [0x1f0, 0x3f6, 0x170, 0x376], irqs: [14, 15], pci: { slot: 1, fn: 1 } },
     { device: 'piix4-pm', id: 'pm', ports: [], pci: { slot: 1, fn: 3, ioBase: PC_PM_BASE }, irqs: [PC_SCI_IRQ] },
     { device: 'fw-cfg', id: 'fw_cfg', ports: [0x510, 0x514] },
   ],

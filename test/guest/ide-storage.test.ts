@@ -1,0 +1,164 @@
+// The Debian i386 guest on the soft CPU with three IDE drives — a sparse raw disk (primary
+// master), a qcow2 disk made by qemu-img (primary slave), an ISO made by genisoimage on the CD-ROM (secondary master) —
+// found by Linux's ata_piix: sizes, a pattern written with dd, synced, read back past the page
+// cache; then the host finds the pattern in the raw file, `qemu-img check` accepts the qcow2
+// and `qemu-img convert` reads the same pattern out of it, and the CD reads back byte for byte.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Vm } from '../../src/hypervisor/vm.js';
+import { loadLinux } from '../../src/firmware/boot.js';
+import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
+import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { machines } from '../../src/machine/pc.js';
+
+const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
+const haveQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
+const haveGenisoimage = spawnSync('genisoimage', ['--version']).status === 0;
+const skip = guest === null ? 'the default i386 guest is not built (hvm image build)'
+  : !haveQemuImg ? 'qemu-img is not installed' : false;
+
+const MiB = 2 ** 20;
+const RAW_BYTES = 64 * MiB;
+const QCOW_BYTES = 32 * MiB;
+const CD_BYTES = 2 * MiB;
+/** Where the guest writes its 1 MiB pattern on the raw disk (and at the very end of it). */
+const RAW_PATTERN_AT = 5 * MiB;
+
+const SCRIPT = `
+i=0; while [ $i -lt 60 ] && ! [ -e /sys/block/sr0 -a -e /sys/block/sdb ]; do sleep 1; i=$((i+1)); done
+# Disk names follow probe order: pick each disk by its SCSI address.
+for d in sda sdb; do
+  case $(readlink /sys/block/$d/device) in
+    *0:0:0:0) R=$d ;;
+    *0:0:1:0) Q=$d ;;
+  esac
+done
+echo "SIZES raw=$(cat /sys/block/$R/size) qcow=$(cat /sys/block/$Q/size) sr0=$(cat /sys/block/sr0/size)"
+dmesg | grep -E 'ata[0-9]|sr' | sed 's/^/DMESG /'
+m() { md5sum | cut -c1-32; }
+dd if=/dev/urandom of=/tmp/p bs=64k count=16 2>/dev/null
+echo "PAT-MD5 $(m < /tmp/p)"
+w() { dd if=/tmp/p of=/dev/$1 bs=64k seek=$2 conv=fsync 2>/dev/null; echo "DD $1 $2 $?"; }
+r() { echo "RD $1 $2 $(dd if=/dev/$1 bs=64k skip=$2 count=16 2>/dev/null | m)"; }
+w $R ${RAW_PATTERN_AT / 65536}; w $R ${(RAW_BYTES - MiB) / 65536}; w $Q 16
+sync; echo 3 > /proc/sys/vm/drop_caches
+r $R ${RAW_PATTERN_AT / 65536}; r $R ${(RAW_BYTES - MiB) / 65536}; r $Q 16
+dd if=/dev/sr0 of=/tmp/cd bs=2k 2>&1 | tail -1
+echo "SR0 $(wc -c < /tmp/cd) $(m < /tmp/cd)"
+e() { dmesg | grep -iE 'ata|sr|sd|I/O' | grep -iE 'Emask|failed|timeout|error'; }
+echo "ERRS $(e | wc -l)"; e | tail -5
+`;
+
+function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if (cond()) { clearInterval(poll); resolve(); }
+      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
+    }, 50);
+  });
+}
+
+const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
+
+function readAt(file: string, at: number, len: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(len);
+    readSync(fd, b, 0, len, at);
+    return b;
+  } finally { closeSync(fd); }
+}
+
+test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read back and checked on the host', { skip, timeout: 900_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hvm-ide-'));
+  try {
+    const raw = join(dir, 'disk.raw');
+    writeFileSync(raw, '');
+    truncateSync(raw, RAW_BYTES); // sparse
+    const qcow = join(dir, 'disk.qcow2');
+    const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', qcow, String(QCOW_BYTES)], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    // The CD: an ISO 9660 image made by genisoimage around a file of random bytes (or, without
+    // genisoimage, the random bytes themselves); the guest reads the whole device back.
+    const cd = join(dir, 'cd.iso');
+    const payload = randomBytes(CD_BYTES - 512 * 1024);
+    let cdBytes: Buffer;
+    if (haveGenisoimage) {
+      mkdirSync(join(dir, 'iso'));
+      writeFileSync(join(dir, 'iso', 'payload.bin'), payload);
+      const g = spawnSync('genisoimage', ['-quiet', '-r', '-V', 'HVMTEST', '-o', cd, join(dir, 'iso')], { encoding: 'utf8' });
+      assert.equal(g.status, 0, g.stderr);
+      cdBytes = readFileSync(cd);
+      assert.equal(cdBytes.subarray(16 * 2048 + 1, 16 * 2048 + 6).toString('latin1'), 'CD001', 'an ISO 9660 volume descriptor');
+    } else {
+      cdBytes = Buffer.concat([payload, Buffer.alloc(512 * 1024)]);
+      writeFileSync(cd, cdBytes);
+    }
+
+    const kernel = new Uint8Array(readFileSync(guest!.kernel));
+    const initrd = new Uint8Array(readFileSync(guest!.initrd));
+    const elf = extractVmlinux(kernel);
+    const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
+    const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=ata_piix,sd_mod,sr_mod ' +
+      `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
+    const machine = machines['pc']!;
+    const vm = await Vm.create({
+      memoryBytes: 256 * MiB, cpus: 1, accel: 'soft',
+      drives: [
+        { file: raw, format: 'raw', media: 'disk', readOnly: false, bus: 0, unit: 0 },
+        { file: qcow, format: 'qcow2', media: 'disk', readOnly: false, bus: 0, unit: 1 },
+        { file: cd, format: 'raw', media: 'cdrom', readOnly: true, bus: 1, unit: 0 },
+      ],
+      boot: (ram, cpus) => [loadLinux(ram, {
+        kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
+        ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
+      }).state],
+    });
+    let out = '';
+    vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });
+    await vm.start();
+    try {
+      await until(() => /HVM-CMD-EXIT=/.test(out), 600_000, 'the guest script', () => out);
+      const exit = await vm.waitForExit();
+      assert.equal(exit.reason, 'poweroff', out.slice(-3000));
+    } finally {
+      await vm.stop().catch(() => {});
+    }
+    const get = (key: string): string => {
+      const m = new RegExp(`${key} (\\S+)`).exec(out);
+      assert.ok(m, `${key} in:\n${out.slice(-3000)}`);
+      return m[1]!;
+    };
+    assert.match(out, new RegExp(`SIZES raw=${RAW_BYTES / 512} qcow=${QCOW_BYTES / 512} sr0=${cdBytes.length / 512}\\b`), out.slice(-3000));
+    assert.match(out, /DMESG \[[^\]]*\] ata1\.00: ATA-7: HVM HARDDISK/, out.slice(-3000));
+    assert.match(out, /DMESG \[[^\]]*\] ata2\.00: ATAPI: HVM DVD-ROM/, out.slice(-3000));
+    assert.match(out, /DMESG \[[^\]]*\] ata1: PATA max MWDMA2 cmd 0x1f0 ctl 0x3f6 bmdma 0x[0-9a-f]+ irq 14/, 'bus-master DMA found at BAR4');
+    const pat = get('PAT-MD5');
+    assert.equal((out.match(/DD sd[ab] \d+ 0/g) ?? []).length, 3, out.slice(-3000));
+    assert.equal((out.match(new RegExp(`RD sd[ab] \\d+ ${pat}`, 'g')) ?? []).length, 3, 'raw (middle, end) and qcow2 read back in the guest');
+    const sr = /SR0 (\d+) (\S+)/.exec(out);
+    assert.deepEqual([Number(sr?.[1]), sr?.[2]], [cdBytes.length, md5(cdBytes)], 'the CD read back in the guest');
+    assert.equal(get('ERRS'), '0', out.slice(-3000));
+
+    // The host side: the pattern is in the raw file, which stayed sparse-sized.
+    assert.equal(statSync(raw).size, RAW_BYTES);
+    assert.equal(md5(readAt(raw, RAW_PATTERN_AT, MiB)), pat);
+    assert.equal(md5(readAt(raw, RAW_BYTES - MiB, MiB)), pat);
+    const check = spawnSync('qemu-img', ['check', qcow], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `qemu-img check: ${check.stdout}${check.stderr}`);
+    const conv = join(dir, 'qcow.raw');
+    const c = spawnSync('qemu-img', ['convert', '-O', 'raw', qcow, conv], { encoding: 'utf8' });
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(md5(readAt(conv, MiB, MiB)), pat, 'qemu-img convert reads the guest pattern out of the qcow2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,73 @@
+// Two Debian i386 guests on the soft CPU joined by the socket backend (host UDP on loopback):
+// one with an e1000, one with an RTL8139, static addresses on one segment; each pings the other.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Vm } from '../../src/hypervisor/vm.js';
+import { loadLinux } from '../../src/firmware/boot.js';
+import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
+import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { machines } from '../../src/machine/pc.js';
+import { withNics } from '../../src/machine/nics.js';
+import type { NicSpec } from '../../src/net/nic.js';
+
+const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
+const skip = guest === null ? 'the default i386 guest is not built (hvm image build)' : false;
+
+function script(me: string, peer: string): string {
+  return `
+ifconfig eth0 ${me} netmask 255.255.255.0 up
+n=0; while [ $n -lt 150 ]; do ping -c 1 -W 2 ${peer} >/dev/null 2>&1 && break; n=$((n+1)); done
+[ $n -lt 150 ] && echo "PING-PEER-OK ${peer}"
+# Stay up a while so the peer's pings are answered too.
+sleep 30
+`;
+}
+
+function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if (cond()) { clearInterval(poll); resolve(); }
+      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
+    }, 50);
+  });
+}
+
+async function boot(nic: NicSpec, me: string, peer: string, module: string): Promise<{ vm: Vm; out: () => string }> {
+  const kernel = new Uint8Array(readFileSync(guest!.kernel));
+  const initrd = new Uint8Array(readFileSync(guest!.initrd));
+  const elf = extractVmlinux(kernel);
+  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
+  const cmdline = `console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=${module} ` +
+    `hvm.cmd=${Buffer.from(script(me, peer)).toString('base64')}`;
+  const machine = withNics(machines['pc']!, [nic]);
+  const vm = await Vm.create({
+    memoryBytes: 128 * 2 ** 20, cpus: 1, accel: 'soft', nics: [nic],
+    boot: (ram, cpus) => [loadLinux(ram, {
+      kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
+      ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
+    }).state],
+  });
+  let out = '';
+  vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });
+  return { vm, out: () => out };
+}
+
+test('two guests joined by the socket backend ping each other (e1000 <-> RTL8139)', { skip, timeout: 900_000 }, async () => {
+  const a = await boot({ model: 'e1000', mac: '52:54:00:00:aa:01', backend: { kind: 'socket', udp: '127.0.0.1:47631', localaddr: '127.0.0.1:47630' } },
+    '10.0.9.1', '10.0.9.2', 'e1000');
+  const b = await boot({ model: 'rtl8139', mac: '52:54:00:00:aa:02', backend: { kind: 'socket', udp: '127.0.0.1:47630', localaddr: '127.0.0.1:47631' } },
+    '10.0.9.2', '10.0.9.1', '8139too');
+  await Promise.all([a.vm.start(), b.vm.start()]);
+  try {
+    await until(() => /PING-PEER-OK/.test(a.out()) && /PING-PEER-OK/.test(b.out()), 800_000, 'both pings',
+      () => `A:\n${a.out().slice(-1500)}\nB:\n${b.out().slice(-1500)}`);
+    assert.match(a.out(), /PING-PEER-OK 10\.0\.9\.2/);
+    assert.match(b.out(), /PING-PEER-OK 10\.0\.9\.1/);
+  } finally {
+    await Promise.all([a.vm.stop().catch(() => {}), b.vm.stop().catch(() => {})]);
+  }
+});
