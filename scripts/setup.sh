@@ -12,6 +12,8 @@ command -v depmod >/dev/null 2>&1 || need="$need kmod"
 command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v iasl >/dev/null 2>&1 || need="$need acpica-tools"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
+command -v tshark >/dev/null 2>&1 || need="$need tshark"
+command -v genisoimage >/dev/null 2>&1 || need="$need genisoimage"
 [ -z "$need" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "hvm setup: apt-get not found; install these yourself:$need" >&2
