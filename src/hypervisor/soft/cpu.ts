@@ -72,6 +72,9 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   readonly intc: InterruptController;
   readonly tscHz = TSC_HZ;
   instructionsRetired = 0;
+  /** Blocks decoded and whole-cache flushes so far (statistics for tuning the block cache). */
+  blocksDecoded = 0;
+  cacheFlushes = 0;
   fpu: FpuUnit | null = null;
   sse: SseUnit | null = null;
   /** 1 for 0F opcodes that go to the SSE unit. */
@@ -314,6 +317,7 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
 
   /** Drops every decoded block. */
   flushBlocks(): void {
+    this.cacheFlushes++;
     this.epoch++;
     this.hash.fill(-1);
     this.nBlocks = 0;
@@ -325,6 +329,7 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     if (this.nBlocks >= MAX_BLOCKS || this.insTop + BLOCK_MAX * REC > this.ins.length) this.flushBlocks();
     const b = this.nBlocks;
     const start = this.insTop;
+    this.blocksDecoded++;
     this.decPageLin = lin & ~0xfff;
     this.decPageOff = off < 0 ? -1 : off - (lin & 0xfff);
     this.decFirst = true;

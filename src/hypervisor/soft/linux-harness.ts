@@ -409,7 +409,7 @@ async function main(): Promise<void> {
     }
     if (t1 - lastReport >= REPORT_MS) {
       const rate = (cpu.instructionsRetired - lastCount) / ((t1 - lastReport) / 1000);
-      console.error(`\n[harness] ${((t1 - t0) / 1000).toFixed(1)} s: ${cpu.instructionsRetired} instructions, ${(rate / 1e6).toFixed(1)} M/s now, eip ${hex(cpu.eip)} ${syms.name(cpu.eip)}`);
+      console.error(`\n[harness] ${((t1 - t0) / 1000).toFixed(1)} s: ${cpu.instructionsRetired} instructions, ${(rate / 1e6).toFixed(1)} M/s now, ${cpu.blocksDecoded} blocks decoded, ${cpu.cacheFlushes} flushes, eip ${hex(cpu.eip)} ${syms.name(cpu.eip)}`);
       lastReport = t1; lastCount = cpu.instructionsRetired;
     }
     if (t1 - t0 > maxMs) { dump('time limit'); break; }
