@@ -12,17 +12,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Vm } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
-import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
 import { machines } from '../../src/machine/pc.js';
 
-const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
 const haveQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
 const haveGenisoimage = spawnSync('genisoimage', ['--version']).status === 0;
-const skip = guest === null ? 'the default i386 guest is not built (hvm image build)'
-  : !haveQemuImg ? 'qemu-img is not installed' : false;
+const skip = guestSkip || (!haveQemuImg ? 'qemu-img is not installed' : false);
 
 const MiB = 2 ** 20;
 const RAW_BYTES = 64 * MiB;
@@ -56,15 +51,6 @@ e() { dmesg | grep -iE 'ata|sr|sd|I/O' | grep -iE 'Emask|failed|timeout|error'; 
 echo "ERRS $(e | wc -l)"; e | tail -5
 `;
 
-function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); }
-      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
-    }, 50);
-  });
-}
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
 
@@ -103,10 +89,6 @@ test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read ba
       writeFileSync(cd, cdBytes);
     }
 
-    const kernel = new Uint8Array(readFileSync(guest!.kernel));
-    const initrd = new Uint8Array(readFileSync(guest!.initrd));
-    const elf = extractVmlinux(kernel);
-    const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
     const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=ata_piix,sd_mod,sr_mod ' +
       `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
     const machine = machines['pc']!;
@@ -117,10 +99,7 @@ test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read ba
         { file: qcow, format: 'qcow2', media: 'disk', readOnly: false, bus: 0, unit: 1 },
         { file: cd, format: 'raw', media: 'cdrom', readOnly: true, bus: 1, unit: 0 },
       ],
-      boot: (ram, cpus) => [loadLinux(ram, {
-        kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
-        ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-      }).state],
+      boot: defaultGuestLoader(machine, cmdline),
     });
     let out = '';
     vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });

@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble } from '../support/asm.js';
 import { Vm } from '../../src/hypervisor/vm.js';
+import { until } from '../support/guest.js';
 import { loadFirmwareImage } from '../../src/firmware/boot.js';
 
 const kvmSkip = existsSync('/dev/kvm') ? false : 'no /dev/kvm on this host';
 
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); } else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}`)); }
-    }, 5);
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

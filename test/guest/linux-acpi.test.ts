@@ -4,16 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Vm } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
-import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
 import { machines } from '../../src/machine/pc.js';
 
-const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
-const skip = guest === null ? 'the default i386 guest is not built (hvm image build)' : false;
+const skip = guestSkip;
 
 /** Runs after boot: facts to check, then a wait for the power button; init powers off after. */
 const SCRIPT = `
@@ -30,30 +25,14 @@ echo "HVM-BUTTON-PRESSED $(n) $(grep -c . /proc/interrupts) $(grep acpi /proc/in
 sleep 600
 `;
 
-function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); }
-      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
-    }, 20);
-  });
-}
 
 test('Linux with ACPI: PCI ids, no ACPI errors, power button, poweroff through S5', { skip, timeout: 600_000 }, async () => {
-  const kernel = new Uint8Array(readFileSync(guest!.kernel));
-  const initrd = new Uint8Array(readFileSync(guest!.initrd));
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
   const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=button ' +
     `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
   const machine = machines['pc']!;
   const vm = await Vm.create({
     memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft',
-    boot: (ram, cpus) => [loadLinux(ram, {
-      kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
-      ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-    }).state],
+    boot: defaultGuestLoader(machine, cmdline),
   });
   let out = '';
   vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });

@@ -7,18 +7,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { Vm } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
-import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
 import { machines } from '../../src/machine/pc.js';
 import { withNics } from '../../src/machine/nics.js';
 import type { NicSpec } from '../../src/net/nic.js';
 
-const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
-const skip = guest === null ? 'the default i386 guest is not built (hvm image build)' : false;
+const skip = guestSkip;
 
 function script(port: number): string {
   return `
@@ -38,15 +33,6 @@ echo "MD5 $(md5sum /tmp/f | cut -d' ' -f1)"
 `;
 }
 
-function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); }
-      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
-    }, 50);
-  });
-}
 
 test('Linux 8139cp drives the RTL8139 in C+ mode: DHCP, ping, wget md5', { skip, timeout: 900_000 }, async () => {
   const file = randomBytes(200 * 1024);
@@ -55,19 +41,12 @@ test('Linux 8139cp drives the RTL8139 in C+ mode: DHCP, ping, wget md5', { skip,
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const nics: NicSpec[] = [{ model: 'rtl8139', mac: '52:54:00:12:34:58', backend: { kind: 'user', hostfwd: [] }, revision: 0x20 }];
-  const kernel = new Uint8Array(readFileSync(guest!.kernel));
-  const initrd = new Uint8Array(readFileSync(guest!.initrd));
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
   const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=8139cp ' +
     `hvm.cmd=${Buffer.from(script(port)).toString('base64')}`;
   const machine = withNics(machines['pc']!, nics);
   const vm = await Vm.create({
     memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', nics,
-    boot: (ram, cpus) => [loadLinux(ram, {
-      kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
-      ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-    }).state],
+    boot: defaultGuestLoader(machine, cmdline),
   });
   let out = '';
   vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });

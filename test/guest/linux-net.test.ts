@@ -15,10 +15,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Vm } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
-import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
 import { machines } from '../../src/machine/pc.js';
 import { withNics } from '../../src/machine/nics.js';
 import type { NicSpec } from '../../src/net/nic.js';
@@ -45,8 +42,7 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-const guest = readCachedGuest(defaultCacheDir('i386'), 'i386');
-const skip = guest === null ? 'the default i386 guest is not built (hvm image build)' : false;
+const skip = guestSkip;
 
 function script(port: number): string {
   return `
@@ -85,15 +81,6 @@ echo "CARRIER $(cat /sys/class/net/$i/carrier) $(cat /sys/class/net/$i/operstate
 `;
 }
 
-function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); }
-      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
-    }, 50);
-  });
-}
 
 test('Linux on e1000 and RTL8139 over the user NAT: DHCP, ping, wget md5, hostfwd, link down', { skip, timeout: 900_000 }, async () => {
   const file = randomBytes(300 * 1024);
@@ -111,20 +98,13 @@ test('Linux on e1000 and RTL8139 over the user NAT: DHCP, ping, wget md5, hostfw
     { model: 'e1000', mac: '52:54:00:12:34:56', backend: { kind: 'user', hostfwd: [{ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: fwdPort, guestPort: 8080 }] }, pcap },
     { model: 'rtl8139', mac: '52:54:00:12:34:57', backend: { kind: 'user', hostfwd: [] } },
   ];
-  const kernel = new Uint8Array(readFileSync(guest!.kernel));
-  const initrd = new Uint8Array(readFileSync(guest!.initrd));
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
   const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=e1000,8139too ' +
     `hvm.cmd=${Buffer.from(script(port)).toString('base64')}`;
   // The boot tables list the machine's PCI slots, so they are built from the machine with its NICs.
   const machine = withNics(machines['pc']!, nics);
   const vm = await Vm.create({
     memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', nics,
-    boot: (ram, cpus) => [loadLinux(ram, {
-      kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
-      ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-    }).state],
+    boot: defaultGuestLoader(machine, cmdline),
   });
   let out = '';
   vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });

@@ -1,0 +1,41 @@
+// What the guest tests share: the cached default guest, a loader that boots it on the pc
+// machine the way the CLI does (host-side decompression, the machine's ACPI and MP tables),
+// and a deadline-bounded wait that fails with the guest's last output.
+
+import { readFileSync } from 'node:fs';
+import { loadLinux } from '../../src/firmware/boot.js';
+import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
+import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js';
+import type { BootLoader } from '../../src/hypervisor/vm.js';
+import type { MachineDescription } from '../../src/machine/description.js';
+
+/** The default i386 guest, or null when it has not been built. */
+export const defaultGuest = readCachedGuest(defaultCacheDir('i386'), 'i386');
+
+/** A test's skip reason when the default guest is missing. */
+export const guestSkip: false | string = defaultGuest === null ? 'the default i386 guest is not built (hvm image build)' : false;
+
+/** Boots the default guest on `machine` with `cmdline`; its kernel is decompressed once, here. */
+export function defaultGuestLoader(machine: MachineDescription, cmdline: string): BootLoader {
+  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
+  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
+  const initrd = new Uint8Array(readFileSync(defaultGuest.initrd));
+  const elf = extractVmlinux(kernel);
+  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
+  return (ram, cpus) => [loadLinux(ram, {
+    kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
+    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
+  }).state];
+}
+
+/** Resolves when `cond` holds; rejects after `ms` with `what` and the tail of `out()`. */
+export function until(cond: () => boolean, ms: number, what: string, out: () => string = () => ''): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if (cond()) { clearInterval(poll); resolve(); }
+      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
+    }, 20);
+  });
+}
