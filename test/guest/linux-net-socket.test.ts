@@ -42,7 +42,8 @@ test('two guests joined by the socket backend ping each other (e1000 <-> RTL8139
     '10.0.9.2', '10.0.9.1', '8139too');
   await Promise.all([a.vm.start(), b.vm.start()]);
   try {
-    await until(() => /PING-PEER-OK/.test(a.out()) && /PING-PEER-OK/.test(b.out()), 800_000, 'both pings',
+    // Wait for the whole line: serial output arrives in pieces.
+    await until(() => /PING-PEER-OK \S+\r?\n/.test(a.out()) && /PING-PEER-OK \S+\r?\n/.test(b.out()), 800_000, 'both pings',
       () => `A:\n${a.out().slice(-1500)}\nB:\n${b.out().slice(-1500)}`);
     assert.match(a.out(), /PING-PEER-OK 10\.0\.9\.2/);
     assert.match(b.out(), /PING-PEER-OK 10\.0\.9\.1/);

@@ -110,7 +110,7 @@ test('Linux on e1000 and RTL8139 over the user NAT: DHCP, ping, wget md5, hostfw
   vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });
   await vm.start();
   try {
-    await until(() => /HTTPD-READY|HVM-CMD-EXIT/.test(out), 800_000, 'the guest httpd', () => out);
+    await until(() => /HTTPD-READY \S+\r?\n|HVM-CMD-EXIT/.test(out), 800_000, 'the guest httpd', () => out);
     assert.match(out, /HTTPD-READY 1/, out.slice(-4000));
     // The host reaches the guest's httpd through hostfwd on the e1000's NAT.
     const viaFwd = await fetchBytes(`http://127.0.0.1:${fwdPort}/file`);
