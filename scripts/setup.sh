@@ -14,6 +14,9 @@ command -v iasl >/dev/null 2>&1 || need="$need acpica-tools"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
 command -v genisoimage >/dev/null 2>&1 || need="$need genisoimage"
+command -v vncsnapshot >/dev/null 2>&1 || need="$need vncsnapshot"
+command -v gvnccapture >/dev/null 2>&1 || need="$need gvncviewer"
+command -v socat >/dev/null 2>&1 || need="$need socat"
 [ -z "$need" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "hvm setup: apt-get not found; install these yourself:$need" >&2

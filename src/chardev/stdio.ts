@@ -1,15 +1,18 @@
 // The console on the host's stdin/stdout. On a terminal: raw mode, and QEMU's escape keys
-// (Ctrl-A X quits, Ctrl-A H helps, Ctrl-A Ctrl-A sends a literal Ctrl-A). Piped stdin is passed
+// (Ctrl-A X quits, Ctrl-A S saves a screenshot, Ctrl-A H helps, Ctrl-A Ctrl-A sends a literal
+// Ctrl-A). Piped stdin is passed
 // through unchanged, so scripts can drive the guest.
 
 const CTRL_A = 0x01;
 
-const ESCAPE_HELP = '\r\nC-a h    print this help\r\nC-a x    exit hvm\r\nC-a C-a  send C-a\r\n';
+const ESCAPE_HELP = '\r\nC-a h    print this help\r\nC-a x    exit hvm\r\nC-a s    save the screen as hvm-screen-<n>.png\r\nC-a C-a  send C-a\r\n';
 
 /** Options for the console. */
 export interface StdioConsoleOptions {
   /** Called on Ctrl-A X. */
   onQuit: () => void;
+  /** Called on Ctrl-A S (a screenshot); without it the key does nothing. */
+  onScreenshot?: () => void;
   input?: NodeJS.ReadStream;
   output?: NodeJS.WriteStream;
 }
@@ -63,6 +66,7 @@ export class StdioConsole {
         const k = b | 0x20;
         if (k === 0x78) { this.o.onQuit(); return; }           // x
         if (k === 0x68) { this.output.write(ESCAPE_HELP); continue; } // h
+        if (k === 0x73) { this.o.onScreenshot?.(); continue; }         // s
         if (b === CTRL_A) out.push(CTRL_A);
         continue;
       }

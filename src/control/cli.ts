@@ -2,7 +2,7 @@
 // line and exit non-zero; the exit status otherwise follows the guest (QEMU's conventions).
 
 import { parseArgs } from 'node:util';
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { Vm, type BootLoader, type VmConfig } from '../hypervisor/vm.js';
 import { checkBzImage, loadLinux, loadFirmwareImage, loadFlatBinary } from '../firmware/boot.js';
@@ -15,6 +15,11 @@ import { buildDefaultGuest } from '../guest/image-build.js';
 import { parseDrives } from './drive-args.js';
 import { parseNicArg, type NicSpec } from '../net/nic.js';
 import type { DriveSpec } from '../hypervisor/messages.js';
+import { QmpMonitor } from './qmp-monitor.js';
+import { QmpServer, parseQmpSpec, type QmpListenSpec } from './qmp-server.js';
+import { VncServer } from '../ui/vnc-server.js';
+import { parseVncSpec, readVncPassword, type VncListenSpec } from '../ui/vnc-args.js';
+import { nextScreenshotName } from '../ui/screenshot.js';
 
 /** The default guest's kernel command line. */
 export const DEFAULT_GUEST_APPEND = 'console=ttyS0 cryptomgr.notests';
@@ -62,12 +67,30 @@ Options for run:
                        [,rev=0x20] (rtl8139: Linux then drives it in C+ mode, 8139cp)
                        a network card on the user-mode NAT (10.0.2.15 by DHCP,
                        gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3)
+                       [,hostfwd=udp::5353-:53][,dns=IP[:PORT]] (DNS upstream for 10.0.2.3;
+                       default: the host's first nameserver in /etc/resolv.conf)
   --nic socket,udp=HOST:PORT,localaddr=HOST:PORT[,model=…][,mac=…][,pcap=FILE]
                        a card on a UDP-joined segment with another VM
+  --nic socket,listen=[HOST]:PORT | socket,connect=HOST:PORT[,…]
+                       the same over TCP (QEMU's length-prefixed frames); the
+                       connecting side retries until the listener is there
+  --nic tap,ifname=NAME[,…]
+                       a card on a host tap interface (/dev/net/tun; needs the right)
   --nic none           no network card (the default); --nic may be repeated
+  --vga std|none       display adapter: std is QEMU's standard VGA (1234:1111, Bochs
+                       VBE, 16 MiB VRAM, SeaBIOS's vgabios-stdvga.bin); default none
+                       (SeaBIOS also mirrors its screen on COM1 with a VGA)
+  --qmp unix:PATH,server,nowait | tcp:[HOST]:PORT,server,nowait
+                       a QMP monitor (QEMU's protocol; HOST defaults to 127.0.0.1);
+                       without nowait the guest starts once a client connects; repeatable
+  --vnc :N | HOST:N    a VNC server (RFB 3.8) for the display on port 5900+N (HOST
+                       defaults to 127.0.0.1): the screen, the PS/2 keyboard and mouse
+  --vnc-password-file FILE
+                       VNC Authentication with the file's first line (8 characters count)
 
-The serial console (COM1) is on stdin/stdout. On a terminal, Ctrl-A X quits and
-Ctrl-A H lists the other keys; piped stdin is passed through unchanged.
+The serial console (COM1) is on stdin/stdout. On a terminal, Ctrl-A X quits,
+Ctrl-A S saves the screen as hvm-screen-<n>.png and Ctrl-A H lists the other keys;
+piped stdin is passed through unchanged.
 Exit status: 0 after a guest power-off; (V << 1) | 1 after the guest writes V to
 isa-debug-exit (port 0xf4); 1 for a usage or host error; 2 when the VM fails.`;
 
@@ -122,6 +145,14 @@ function drivesFor(o: RunOptions): DriveSpec[] {
 }
 
 /** The network cards --nic asks for (none by default). */
+/** `--vga`: the display adapter. */
+function vgaFor(o: RunOptions): 'std' | 'none' {
+  const v = o.vga ?? 'none';
+  if (v === 'std' || v === 'none') return v;
+  if (v === 'cirrus') throw new UsageError('--vga cirrus is not yet supported (use std or none)');
+  throw new UsageError(`--vga: "${v}" is not std, cirrus or none`);
+}
+
 function nicsFor(o: RunOptions): NicSpec[] {
   const out: NicSpec[] = [];
   for (const text of o.nic ?? []) {
@@ -147,6 +178,9 @@ interface RunOptions {
   'guest-decompress'?: boolean;
   drive?: string[]; disk?: string[]; cdrom?: string[];
   nic?: string[];
+  vga?: string;
+  qmp?: string[];
+  vnc?: string; 'vnc-password-file'?: string;
 }
 
 /** What a boot loader needs besides RAM: for Linux on the soft CPU, the host-side decompression. */
@@ -211,6 +245,7 @@ async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<B
     const { state } = loadLinux(ram, {
       kernel, cmdline, cpus, ...(initrd ? { initrd } : {}), ...(vmlinux ? { vmlinux } : {}),
       ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
+      ...(o.vga === 'std' ? { vgaText: true } : {}),
     });
     return [state, ...Array.from({ length: cpus - 1 }, () => state)];
   };
@@ -229,6 +264,9 @@ async function run(args: string[]): Promise<number> {
       drive: { type: 'string', multiple: true }, disk: { type: 'string', multiple: true },
       cdrom: { type: 'string', multiple: true },
       nic: { type: 'string', multiple: true },
+      vga: { type: 'string' },
+      qmp: { type: 'string', multiple: true },
+      vnc: { type: 'string' }, 'vnc-password-file': { type: 'string' },
     },
   });
   const o = values as RunOptions;
@@ -243,9 +281,23 @@ async function run(args: string[]): Promise<number> {
     try { debugFd = openSync(o.debugcon, 'w'); } catch (e) { throw new UsageError(`--debugcon ${o.debugcon}: ${(e as Error).message}`); }
   }
   const drives = drivesFor(o);
+  let qmpSpecs: QmpListenSpec[];
+  try { qmpSpecs = (o.qmp ?? []).map(parseQmpSpec); } catch (e) { throw new UsageError((e as Error).message); }
+  let vncSpec: VncListenSpec | null = null;
+  let vncPassword: string | null = null;
+  try {
+    if (o.vnc !== undefined) vncSpec = parseVncSpec(o.vnc);
+    if (o['vnc-password-file'] !== undefined) {
+      if (vncSpec === null) throw new Error('--vnc-password-file needs --vnc');
+      const p = readVncPassword(o['vnc-password-file']);
+      vncPassword = p.password;
+      if (p.truncated) log('--vnc-password-file: VNC Authentication uses only the first 8 characters');
+    }
+  } catch (e) { throw new UsageError((e as Error).message); }
   const { boot, romBytes, kernel64, hostDecompress } = await bootLoaderFor(o, log);
   const nics = nicsFor(o);
-  const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot, drives, nics };
+  const vga = vgaFor(o);
+  const config: VmConfig = { memoryBytes, cpus, accel, romBytes, boot, drives, nics, vga };
   let vm: Vm;
   try {
     vm = await Vm.create(config);
@@ -262,7 +314,36 @@ async function run(args: string[]): Promise<number> {
   if (vm.accel.kind === 'soft' && hostDecompress !== null && !o['guest-decompress']) {
     if (hostDecompress()) log('kernel decompressed on the host (--guest-decompress runs its own decompressor)');
   }
-  const console = new StdioConsole({ onQuit: () => void vm.stop() });
+  // QMP listeners open before the guest runs (commands wait until it does); `wait` waits for a client.
+  const monitor = new QmpMonitor(vm);
+  const qmpServers: QmpServer[] = [];
+  const closeQmp = async (): Promise<void> => { await Promise.all(qmpServers.map((s) => s.close())); monitor.dispose(); };
+  try {
+    for (const spec of qmpSpecs) qmpServers.push(await QmpServer.listen(spec, monitor));
+  } catch (e) {
+    await closeQmp();
+    throw new UsageError((e as Error).message);
+  }
+  for (const [i, s] of qmpServers.entries()) {
+    log(`QMP monitor on ${s.address}`);
+    if (qmpSpecs[i]!.wait) { process.stderr.write(`hvm: waiting for a QMP client on ${s.address}\n`); await s.waitForClient(); }
+  }
+  let vnc: VncServer | null = null;
+  if (vncSpec !== null) {
+    try {
+      vnc = await VncServer.listen(vm, { host: vncSpec.host, port: vncSpec.port, password: vncPassword });
+    } catch (e) {
+      await closeQmp();
+      throw new UsageError(`--vnc ${o.vnc!}: ${(e as Error).message}`);
+    }
+    log(`VNC server on ${vncSpec.host}:${vncSpec.port} (display :${vncSpec.display})`);
+  }
+  const screenshot = (): void => {
+    const name = nextScreenshotName((n) => existsSync(n));
+    vm.screenshot(name).then(() => process.stderr.write(`\r\nhvm: screen saved as ${name}\r\n`),
+      (e: Error) => process.stderr.write(`\r\nhvm: screenshot: ${e.message}\r\n`));
+  };
+  const console = new StdioConsole({ onQuit: () => void vm.stop(), onScreenshot: screenshot });
   vm.on('serial', (id: string, bytes: Uint8Array) => {
     if (id === 'serial0') console.write(bytes); // COM1 is the console
     else if (id === 'debugcon' && debugFd !== null) writeSync(debugFd, bytes);
@@ -273,11 +354,16 @@ async function run(args: string[]): Promise<number> {
   } catch (e) {
     // An image the device model could not open is a host mistake like a missing file.
     const msg = (e as Error).message;
+    await closeQmp();
+    await vnc?.close();
     if (msg.startsWith('drive: ')) { await vm.stop(); throw new UsageError(msg); }
     throw e;
   }
+  monitor.started();
   const exit = await vm.waitForExit();
   await console.close();
+  await closeQmp(); // after the SHUTDOWN event has reached the clients (bounded)
+  await vnc?.close();
   if (exit.reason === 'error') process.stderr.write(`hvm: ${exit.message}\n`);
   else if (exit.reason === 'halted') log(exit.message);
   else if (exit.refusedReset) process.stderr.write(`hvm: ${exit.message}\n`); // even with --quiet: why the guest stopped

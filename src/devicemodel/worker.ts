@@ -11,8 +11,12 @@ import { buildMachine, type BuiltMachine } from '../machine/build.js';
 import { machines } from '../machine/pc.js';
 import type { MachineDescription } from '../machine/description.js';
 import { TimerQueue } from './timers.js';
+import { I8042 } from '../devices/i8042.js';
 import { IoDispatcher } from './dispatch.js';
 import { irqLinesFor } from './irq.js';
+import { vramShareFor } from './vram.js';
+import { VGA_ID, withVga } from '../machine/display.js';
+import { StdVga } from '../devices/display/std-vga.js';
 import type { EthernetPort } from '../net/ethernet.js';
 import { openNicBackend } from '../net/nic.js';
 import { nicId, withNics } from '../machine/nics.js';
@@ -53,6 +57,11 @@ const timers = new TimerQueue();
 /** A device with a cable the host can plug and unplug (the network cards). */
 function hasLink(d: object): d is { setLink(up: boolean): void } {
   return typeof (d as { setLink?: unknown }).setLink === 'function';
+}
+/** The device that takes host keyboard and pointer input (the i8042), if the machine has one. */
+function inputDevice(): { sendKey(code: number, down: boolean): void; sendPointer(dx: number, dy: number, dz: number, buttons: number): void } | null {
+  const d = machine?.devices.get('i8042');
+  return d instanceof I8042 ? d : null;
 }
 /** Network backends by card id (host sockets, capture files), closed on stop. */
 const nicBackends = new Map<string, EthernetPort>();
@@ -96,6 +105,7 @@ function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescript
       postOutput: (id, bytes) => post({ kind: 'chardev-out', id, bytes }),
       ethernet: (id) => nicBackends.get(id) ?? null,
       drives,
+      vram: vramShareFor(s, ram, control),
     });
     server = new IoreqServer(channel, new IoDispatcher(machine.pio, machine.mmio));
   } catch (e) {
@@ -112,7 +122,8 @@ port.on('message', (m: ToDeviceModel) => {
       const base = machines[m.machine];
       if (base === undefined) { post({ kind: 'error', message: `unknown machine ${m.machine}` }); return; }
       const nics = m.nics ?? [];
-      const desc = withNics(base, nics);
+      let desc: MachineDescription;
+      try { desc = withNics(withVga(base, m.vga ?? 'none'), nics); } catch (e) { post({ kind: 'error', message: (e as Error).message }); return; }
       try {
         nics.forEach((spec, n) => nicBackends.set(nicId(n), openNicBackend(spec, (e) => post({ kind: 'error', message: `${nicId(n)}: ${e.message}` }))));
       } catch (e) { post({ kind: 'error', message: `network: ${(e as Error).message}` }); return; }
@@ -123,6 +134,17 @@ port.on('message', (m: ToDeviceModel) => {
     case 'chardev-in':
       machine?.chardevInput(m.id, m.bytes);
       break;
+    case 'display-refresh': {
+      // The renderer runs here, on the device model's thread, between ioreq slices.
+      const vga = machine?.devices.get(VGA_ID);
+      if (vga instanceof StdVga) {
+        const f = vga.refresh(m.full);
+        post({ kind: 'display-frame', width: f.width, height: f.height, surface: f.surface, rects: f.rects, text: f.text });
+      } else {
+        post({ kind: 'display-frame', width: 0, height: 0, surface: new SharedArrayBuffer(0), rects: [], text: null });
+      }
+      break;
+    }
     case 'power-button':
       machine?.powerButton();
       break;
@@ -131,6 +153,12 @@ port.on('message', (m: ToDeviceModel) => {
       if (nic !== undefined && hasLink(nic)) nic.setLink(m.up); // the Vm checked the id
       break;
     }
+    case 'input-key':
+      inputDevice()?.sendKey(m.code, m.down);
+      break;
+    case 'input-pointer':
+      inputDevice()?.sendPointer(m.dx, m.dy, m.dz, m.buttons);
+      break;
     case 'reset':
       machine?.reset();
       post({ kind: 'reset-done' });

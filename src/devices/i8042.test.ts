@@ -135,18 +135,18 @@ test('save/load round-trips and rejects bad state', () => {
   a.cmd(0x60); a.data(0x45); a.data(0xff); a.cmd(0xd4); a.data(0xf3);
   const s = a.kbc.saveState();
   const b = setup();
-  b.kbc.loadState(JSON.parse(JSON.stringify(s)), 1);
+  b.kbc.loadState(JSON.parse(JSON.stringify(s)), 2);
   assert.deepEqual(b.kbc.saveState(), s);
   assert.equal(b.kbdIrq.level, true);
-  assert.throws(() => b.kbc.loadState({ ...s, obf: 3 }, 1));
-  assert.throws(() => b.kbc.loadState({ ...s, kbd: { ...s.kbd, scanSet: 9 } }, 1));
-  assert.throws(() => b.kbc.loadState({ ...s, ctrlQueue: [0x200] }, 1));
+  assert.throws(() => b.kbc.loadState({ ...s, obf: 3 }, 2));
+  assert.throws(() => b.kbc.loadState({ ...s, kbd: { ...s.kbd, scanSet: 9 } }, 2));
+  assert.throws(() => b.kbc.loadState({ ...s, ctrlQueue: [0x200] }, 2));
   assert.deepEqual(b.kbc.saveState(), s, 'a rejected load changes nothing');
 });
 
 test('fuzz: random port traffic never throws', () => {
   const { kbc } = setup();
   fuzzRegions([kbc.dataRegion, kbc.commandRegion], 50_000, fuzzSeed());
-  kbc.loadState(JSON.parse(JSON.stringify(kbc.saveState())), 1); // any reachable state reloads
+  kbc.loadState(JSON.parse(JSON.stringify(kbc.saveState())), 2); // any reachable state reloads
   kbc.reset();
 });

@@ -1,16 +1,18 @@
 // Intel 8042 keyboard controller as on the IBM PC/AT (IBM AT Technical Reference, "Keyboard
-// Controller"; command set as Linux's drivers/input/serio/i8042.h spells it), with a minimal
-// PS/2 keyboard and mouse behind it.
+// Controller"; command set as Linux's drivers/input/serio/i8042.h spells it), with a PS/2
+// keyboard (ps2-keyboard.ts) and mouse (ps2-mouse.ts) on its two ports.
 //
 // Two regions: the data port (0x60) and the command/status port (0x64). The controller owns one
 // output buffer; it is refilled from the controller's own responses first, then the keyboard's
-// queue, then the mouse's, so a real keyboard and mouse model can replace the minimal ones by
-// implementing `Ps2Device`. No scan codes are generated yet, so translation (CTR_XLATE) has
-// nothing to translate.
+// queue, then the mouse's. With CTR_XLATE set, keyboard bytes pass through the 8042's set 2 ->
+// set 1 translation on their way into the output buffer (0xF0 is swallowed and sets bit 7 of
+// the next byte), whatever set the keyboard is in, as on the real chip.
 
 import type { AccessSize, Device, IoRegion, IrqLine, SystemControl } from './api.js';
 import { expectInt, expectRecord } from './api.js';
-import { ByteRing, expectBool, expectBytes } from './byte-ring.js';
+import { expectBool, expectBytes } from './byte-ring.js';
+import { Ps2Keyboard, SET2_TO_SET1, type Ps2KeyboardState } from './ps2-keyboard.js';
+import { Ps2Mouse, type Ps2MouseState } from './ps2-mouse.js';
 
 // Status register (read at 0x64).
 const STR_OBF = 0x01;     // output buffer full
@@ -65,202 +67,25 @@ const OUT_AUXOBF = 0x20;  // mirrors aux OBF
 const OUT_DEFAULT = OUT_RESET | OUT_A20;
 const OUT_STORED = 0xff & ~(OUT_OBF | OUT_AUXOBF);
 
-// PS/2 device protocol bytes.
-const PS2_ACK = 0xfa;
-const PS2_RESEND = 0xfe;
-const PS2_BAT_OK = 0xaa;
-const PS2_ECHO = 0xee;
-const KBD_CMD_SET_LEDS = 0xed;
-const KBD_CMD_SCANSET = 0xf0;
-const KBD_CMD_GETID = 0xf2;
-const KBD_CMD_SET_REP = 0xf3;
-const KBD_CMD_ENABLE = 0xf4;
-const KBD_CMD_RESET_DIS = 0xf5;
-const KBD_CMD_RESET_DEF = 0xf6;
-const KBD_CMD_RESEND = 0xfe;
-const KBD_CMD_RESET = 0xff;
-const KBD_ID = [0xab, 0x83] as const; // MF2 keyboard
-const AUX_CMD_SET_RES = 0xe8;
-const AUX_CMD_GETINFO = 0xe9;
-const AUX_CMD_GETID = 0xf2;
-const AUX_CMD_SET_RATE = 0xf3;
-const AUX_CMD_ENABLE = 0xf4;
-const AUX_CMD_DISABLE = 0xf5;
-const AUX_CMD_RESET = 0xff;
-const AUX_ID = 0x00; // standard PS/2 mouse
-const AUX_STATUS_REPORTING = 0x20;
-
-/** Bytes a PS/2 device buffers for the controller before it drops them. */
-const PS2_QUEUE_MAX = 16;
 /** Controller responses not yet read (each command answers at most one byte). */
 const CTRL_QUEUE_MAX = 8;
 /** Tags a controller-queue entry as aux data. */
 const FROM_AUX = 0x100;
+/** The set 2 break prefix the translator folds into the next byte's bit 7. */
+const SET2_BREAK = 0xf0;
+const SET1_BREAK = 0x80;
 
 const enum Source { None = 0, Kbd = 1, Aux = 2 }
-
-/** A device on one of the controller's PS/2 ports. */
-export interface Ps2Device<S> {
-  /** Bytes for the controller, oldest first. */
-  readonly out: ByteRing;
-  /** A byte the controller sends to the device. */
-  receive(b: number): void;
-  reset(): void;
-  save(): S;
-  /** `state` is already a record; validates, then applies. */
-  load(state: Record<string, unknown>): void;
-}
-
-interface Ps2KeyboardState { out: number[]; pendingCmd: number; scanSet: number; scanning: boolean; leds: number; typematic: number }
-
-/** A PS/2 keyboard that answers the command protocol (no keys yet). */
-export class Ps2Keyboard implements Ps2Device<Ps2KeyboardState> {
-  readonly out = new ByteRing(PS2_QUEUE_MAX);
-  private pendingCmd = -1;
-  private scanSet = 2;
-  private scanning = true;
-  private leds = 0;
-  private typematic = 0x2b;
-
-  receive(b: number): void {
-    if (this.pendingCmd >= 0) {
-      const cmd = this.pendingCmd;
-      this.pendingCmd = -1;
-      if (cmd === KBD_CMD_SET_LEDS) { this.leds = b & 7; this.out.push(PS2_ACK); }
-      else if (cmd === KBD_CMD_SET_REP) { this.typematic = b & 0x7f; this.out.push(PS2_ACK); }
-      else if (b === 0) { this.out.push(PS2_ACK); this.out.push(this.scanSet); } // F0 00: report set
-      else if (b <= 3) { this.scanSet = b; this.out.push(PS2_ACK); }
-      else this.out.push(PS2_RESEND);
-      return;
-    }
-    switch (b) {
-      case KBD_CMD_SET_LEDS: case KBD_CMD_SET_REP: case KBD_CMD_SCANSET:
-        this.out.push(PS2_ACK);
-        this.pendingCmd = b;
-        return;
-      case PS2_ECHO: this.out.push(PS2_ECHO); return;
-      case KBD_CMD_GETID: this.out.push(PS2_ACK); for (const id of KBD_ID) this.out.push(id); return;
-      case KBD_CMD_ENABLE: this.scanning = true; this.out.push(PS2_ACK); return;
-      case KBD_CMD_RESET_DIS: this.defaults(); this.scanning = false; this.out.push(PS2_ACK); return;
-      case KBD_CMD_RESET_DEF: this.defaults(); this.out.push(PS2_ACK); return;
-      case KBD_CMD_RESET:
-        this.reset();
-        this.out.push(PS2_ACK);
-        this.out.push(PS2_BAT_OK);
-        return;
-      case KBD_CMD_RESEND: this.out.push(PS2_ACK); return;
-      default:
-        // 0xf7..0xfd set per-key typematic modes (set 3 only): acknowledged and ignored.
-        this.out.push(b >= 0xf7 ? PS2_ACK : PS2_RESEND);
-    }
-  }
-
-  private defaults(): void { this.typematic = 0x2b; this.scanSet = 2; }
-
-  reset(): void {
-    this.out.clear();
-    this.pendingCmd = -1;
-    this.defaults();
-    this.scanning = true;
-    this.leds = 0;
-  }
-
-  save(): Ps2KeyboardState {
-    return { out: this.out.toArray(), pendingCmd: this.pendingCmd, scanSet: this.scanSet, scanning: this.scanning, leds: this.leds, typematic: this.typematic };
-  }
-
-  load(s: Record<string, unknown>): void {
-    const out = expectBytes(s, 'out', PS2_QUEUE_MAX);
-    const pendingCmd = expectInt(s, 'pendingCmd', -1, 0xff);
-    if (pendingCmd >= 0 && pendingCmd !== KBD_CMD_SET_LEDS && pendingCmd !== KBD_CMD_SET_REP && pendingCmd !== KBD_CMD_SCANSET) {
-      throw new Error(`bad device state: keyboard pendingCmd=${pendingCmd}`);
-    }
-    const scanSet = expectInt(s, 'scanSet', 1, 3);
-    const scanning = expectBool(s, 'scanning');
-    const leds = expectInt(s, 'leds', 0, 7);
-    const typematic = expectInt(s, 'typematic', 0, 0x7f);
-    this.out.fill(out);
-    this.pendingCmd = pendingCmd; this.scanSet = scanSet; this.scanning = scanning; this.leds = leds; this.typematic = typematic;
-  }
-}
-
-interface Ps2MouseState { out: number[]; pendingCmd: number; sampleRate: number; resolution: number; reporting: boolean }
-
-/** A PS/2 mouse that answers the command protocol (no movement yet). */
-export class Ps2Mouse implements Ps2Device<Ps2MouseState> {
-  readonly out = new ByteRing(PS2_QUEUE_MAX);
-  private pendingCmd = -1;
-  private sampleRate = 100;
-  private resolution = 2;
-  private reporting = false;
-
-  receive(b: number): void {
-    if (this.pendingCmd >= 0) {
-      if (this.pendingCmd === AUX_CMD_SET_RATE) this.sampleRate = b;
-      else this.resolution = b & 3;
-      this.pendingCmd = -1;
-      this.out.push(PS2_ACK);
-      return;
-    }
-    switch (b) {
-      case AUX_CMD_SET_RATE: case AUX_CMD_SET_RES:
-        this.pendingCmd = b;
-        this.out.push(PS2_ACK);
-        return;
-      case AUX_CMD_GETID: this.out.push(PS2_ACK); this.out.push(AUX_ID); return;
-      case AUX_CMD_GETINFO:
-        this.out.push(PS2_ACK);
-        this.out.push(this.reporting ? AUX_STATUS_REPORTING : 0);
-        this.out.push(this.resolution);
-        this.out.push(this.sampleRate);
-        return;
-      case AUX_CMD_ENABLE: this.reporting = true; this.out.push(PS2_ACK); return;
-      case AUX_CMD_DISABLE: this.reporting = false; this.out.push(PS2_ACK); return;
-      case AUX_CMD_RESET:
-        this.reset();
-        this.out.push(PS2_ACK);
-        this.out.push(PS2_BAT_OK);
-        this.out.push(AUX_ID);
-        return;
-      default: this.out.push(PS2_ACK);
-    }
-  }
-
-  reset(): void {
-    this.out.clear();
-    this.pendingCmd = -1;
-    this.sampleRate = 100;
-    this.resolution = 2;
-    this.reporting = false;
-  }
-
-  save(): Ps2MouseState {
-    return { out: this.out.toArray(), pendingCmd: this.pendingCmd, sampleRate: this.sampleRate, resolution: this.resolution, reporting: this.reporting };
-  }
-
-  load(s: Record<string, unknown>): void {
-    const out = expectBytes(s, 'out', PS2_QUEUE_MAX);
-    const pendingCmd = expectInt(s, 'pendingCmd', -1, 0xff);
-    if (pendingCmd >= 0 && pendingCmd !== AUX_CMD_SET_RATE && pendingCmd !== AUX_CMD_SET_RES) {
-      throw new Error(`bad device state: mouse pendingCmd=${pendingCmd}`);
-    }
-    const sampleRate = expectInt(s, 'sampleRate', 0, 0xff);
-    const resolution = expectInt(s, 'resolution', 0, 3);
-    const reporting = expectBool(s, 'reporting');
-    this.out.fill(out);
-    this.pendingCmd = pendingCmd; this.sampleRate = sampleRate; this.resolution = resolution; this.reporting = reporting;
-  }
-}
 
 /** Saved state of the controller and its two devices. */
 export interface I8042State {
   ram: number[]; sys: boolean; a2: boolean; outBuf: number; obf: number; pendingCmd: number;
-  outport: number; ctrlQueue: number[]; kbd: Ps2KeyboardState; aux: Ps2MouseState;
+  outport: number; ctrlQueue: number[]; xlateBreak: boolean; kbd: Ps2KeyboardState; aux: Ps2MouseState;
 }
 
 /** The 8042 keyboard controller: data port region, then command/status port region. */
 export class I8042 implements Device<I8042State> {
-  readonly stateVersion = 1;
+  readonly stateVersion = 2;
   readonly dataRegion: IoRegion;
   readonly commandRegion: IoRegion;
   readonly keyboard = new Ps2Keyboard();
@@ -277,6 +102,8 @@ export class I8042 implements Device<I8042State> {
   private outport = OUT_DEFAULT;
   /** Controller responses and D2/D3 loop bytes (FROM_AUX tags aux data). */
   private ctrlQueue: number[] = [];
+  /** The translator swallowed a set 2 break prefix (0xF0): the next byte gets bit 7. */
+  private xlateBreak = false;
   private kbdLevel = false;
   private auxLevel = false;
 
@@ -308,6 +135,7 @@ export class I8042 implements Device<I8042State> {
     this.pendingCmd = -1;
     this.outport = OUT_DEFAULT;
     this.ctrlQueue = [];
+    this.xlateBreak = false;
     this.keyboard.reset();
     this.mouse.reset();
     this.updateIrq();
@@ -422,13 +250,41 @@ export class I8042 implements Device<I8042State> {
     if (c !== undefined) {
       this.outBuf = c & 0xff;
       this.obf = (c & FROM_AUX) ? Source.Aux : Source.Kbd;
-    } else if (!(this.ctr & CTR_KBDDIS) && this.keyboard.out.length > 0) {
-      this.outBuf = this.keyboard.out.shift();
-      this.obf = Source.Kbd;
-    } else if (!(this.ctr & CTR_AUXDIS) && this.mouse.out.length > 0) {
-      this.outBuf = this.mouse.out.shift();
-      this.obf = Source.Aux;
+      return;
     }
+    if (!(this.ctr & CTR_KBDDIS)) {
+      // Bounded by the keyboard queue: each pass consumes a byte.
+      while (this.keyboard.out.length > 0) {
+        const b = this.keyboard.out.shift();
+        if (!(this.ctr & CTR_XLATE)) { this.outBuf = b; this.obf = Source.Kbd; return; }
+        if (b === SET2_BREAK) { this.xlateBreak = true; continue; }
+        this.outBuf = SET2_TO_SET1[b]! | (this.xlateBreak ? SET1_BREAK : 0);
+        this.xlateBreak = false;
+        this.obf = Source.Kbd;
+        return;
+      }
+    }
+    if (!(this.ctr & CTR_AUXDIS)) {
+      this.mouse.flush();
+      if (this.mouse.out.length > 0) {
+        this.outBuf = this.mouse.out.shift();
+        this.obf = Source.Aux;
+      }
+    }
+  }
+
+  /** A host key event (set 1 code, DISPLAY-SPEC); the guest gets it as IRQ 1 data. */
+  sendKey(code: number, down: boolean): void {
+    this.keyboard.key(code, down);
+    this.refill();
+    this.updateIrq();
+  }
+
+  /** Host pointer motion (dy positive = down), wheel clicks and buttons; IRQ 12 data. */
+  sendPointer(dx: number, dy: number, dz: number, buttons: number): void {
+    this.mouse.move(dx, dy, dz, buttons);
+    this.refill();
+    this.updateIrq();
   }
 
   /** IRQ 1 while keyboard data waits and CTR_KBDINT; IRQ 12 likewise for aux data. */
@@ -439,14 +295,14 @@ export class I8042 implements Device<I8042State> {
     if (aux !== this.auxLevel) { this.auxLevel = aux; this.auxIrq.set(aux); }
   }
 
-  /** The command byte's translation bit, for the keyboard model that will use it. */
+  /** The command byte's translation bit (set 2 -> set 1). */
   get translating(): boolean { return (this.ctr & CTR_XLATE) !== 0; }
 
   saveState(): I8042State {
     return {
       ram: Array.from(this.ram), sys: this.sys, a2: this.a2, outBuf: this.outBuf, obf: this.obf,
       pendingCmd: this.pendingCmd, outport: this.outport, ctrlQueue: [...this.ctrlQueue],
-      kbd: this.keyboard.save(), aux: this.mouse.save(),
+      xlateBreak: this.xlateBreak, kbd: this.keyboard.save(), aux: this.mouse.save(),
     };
   }
 
@@ -461,6 +317,7 @@ export class I8042 implements Device<I8042State> {
     const obf = expectInt(s, 'obf', Source.None, Source.Aux) as Source;
     const pendingCmd = expectInt(s, 'pendingCmd', -1, 0xff);
     const outport = expectInt(s, 'outport', 0, OUT_STORED);
+    const xlateBreak = expectBool(s, 'xlateBreak');
     const cq = s['ctrlQueue'];
     if (!Array.isArray(cq) || cq.length > CTRL_QUEUE_MAX
       || !(cq as unknown[]).every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= (FROM_AUX | 0xff))) {
@@ -475,6 +332,7 @@ export class I8042 implements Device<I8042State> {
     this.sys = sys; this.a2 = a2; this.outBuf = outBuf; this.obf = obf; this.pendingCmd = pendingCmd;
     this.outport = outport;
     this.ctrlQueue = [...(cq as number[])];
+    this.xlateBreak = xlateBreak;
     this.keyboard.load(kbdState);
     this.mouse.load(auxState);
     this.kbdLevel = false; this.auxLevel = false;

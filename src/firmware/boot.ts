@@ -23,6 +23,12 @@ export { checkBzImage } from './bzimage.js';
 const GDT_ADDR = 0x1000;
 const BOOT_STACK = 0x7000;
 const ZERO_PAGE = 0x7000;
+/** struct screen_info fields at the start of boot_params (include/uapi/linux/screen_info.h). */
+const SI_ORIG_VIDEO_MODE = 0x06;
+const SI_ORIG_VIDEO_COLS = 0x07;
+const SI_ORIG_VIDEO_LINES = 0x0e;
+const SI_ORIG_VIDEO_IS_VGA = 0x0f;
+const SI_ORIG_VIDEO_POINTS = 0x10;
 const PAGE_TABLES = 0x9000;
 const CMDLINE_ADDR = 0x20000;
 /** Longest command line the loader accepts when the kernel does not say (protocol < 2.06). */
@@ -57,6 +63,11 @@ export interface LinuxBoot {
    * addresses and entered at startup_32, skipping the kernel's own decompressor.
    */
   vmlinux?: Vmlinux;
+  /**
+   * The machine has a VGA in 80x25 text mode: boot_params.screen_info says so (as a BIOS-based
+   * loader would), so the kernel's vgacon drives it. Without it vgacon finds no screen.
+   */
+  vgaText?: boolean;
 }
 
 /** Where things went, for tests and the monitor. */
@@ -131,6 +142,14 @@ export function loadLinux(ram: GuestRam, o: LinuxBoot): LinuxLayout {
   dv.setUint32(HDR_CMD_LINE_PTR, CMDLINE_ADDR, true);
   dv.setUint32(HDR_RAMDISK_IMAGE, initrdAddr, true);
   dv.setUint32(HDR_RAMDISK_SIZE, initrdAddr === 0 ? 0 : o.initrd!.length, true);
+  if (o.vgaText === true) {
+    // struct screen_info at offset 0: mode 3, 80x25, a VGA, 16-line characters, cursor at 0,0.
+    zp[SI_ORIG_VIDEO_MODE] = 3;
+    zp[SI_ORIG_VIDEO_COLS] = 80;
+    zp[SI_ORIG_VIDEO_LINES] = 25;
+    zp[SI_ORIG_VIDEO_IS_VGA] = 1;
+    dv.setUint16(SI_ORIG_VIDEO_POINTS, 16, true);
+  }
   writeE820(zp, pcE820Map(ram.layout, o.acpi !== undefined ? { acpiTables: true } : {}));
   buildMpTable(ram, o.cpus, o.pciIrqs !== undefined ? { pciIrqs: o.pciIrqs } : {});
   if (o.acpi !== undefined) {

@@ -17,6 +17,8 @@ export const DEFAULT_MODULES: readonly string[] = [
   'e1000', 'mii', '8139cp', '8139too', 'button',
   // The power button reaches busybox acpid as an input event.
   'evdev',
+  // The std VGA's DRM driver (hvm.modules=bochs): drm, drm_kms_helper, ttm, drm_vram_helper come with it.
+  'bochs',
 ];
 
 /** Kernel module names treat '-' and '_' alike (modprobe's rule). */

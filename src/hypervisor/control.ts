@@ -21,7 +21,15 @@ const IRQ_GENERATION = IRQ_EDGES + IRQ_LINES;
 const WAKE = IRQ_GENERATION + 1;
 /** The ACPI PM timer's port while it decodes (0: none): the soft vCPU serves its reads itself. */
 const PM_TIMER_PORT = WAKE + 1;
-const WORDS = PM_TIMER_PORT + 1;
+/**
+ * The display's linear framebuffer (src/hypervisor/vram.ts): guest-physical base (uint32, 0 =
+ * unmapped) and size, and a generation the soft vCPU compares each block; bumped when the
+ * mapping moves and when the dirty bitmap is taken, so cached VRAM write translations go.
+ */
+const VRAM_BASE = PM_TIMER_PORT + 1;
+const VRAM_SIZE = VRAM_BASE + 1;
+const VRAM_GENERATION = VRAM_SIZE + 1;
+const WORDS = VRAM_GENERATION + 1;
 
 export const CONTROL_MAX_VCPUS = MAX_VCPUS;
 
@@ -73,4 +81,18 @@ export class ControlBlock {
   pmTimerPort(): number { return Atomics.load(this.words, PM_TIMER_PORT); }
   setPmTimerPort(port: number): void { Atomics.store(this.words, PM_TIMER_PORT, port); }
   wake(): void { Atomics.add(this.words, WAKE, 1); Atomics.notify(this.words, WAKE); }
+
+  /** Where VRAM is mapped as a linear framebuffer: guest-physical base (0: nowhere) and bytes. */
+  vramBase(): number { return Atomics.load(this.words, VRAM_BASE) >>> 0; }
+  vramSize(): number { return Atomics.load(this.words, VRAM_SIZE) >>> 0; }
+  /** Changes whenever the VRAM mapping or its dirty tracking needs the CPU's attention. */
+  vramGeneration(): number { return Atomics.load(this.words, VRAM_GENERATION); }
+  get vramGenerationIndex(): number { return VRAM_GENERATION; }
+  /** Publishes a new mapping (base and size first, then the generation readers compare). */
+  setVramMapping(base: number, size: number): void {
+    Atomics.store(this.words, VRAM_BASE, base | 0);
+    Atomics.store(this.words, VRAM_SIZE, size | 0);
+    Atomics.add(this.words, VRAM_GENERATION, 1);
+  }
+  bumpVramGeneration(): void { Atomics.add(this.words, VRAM_GENERATION, 1); }
 }

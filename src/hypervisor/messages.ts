@@ -16,6 +16,8 @@ export interface SharedVm {
   accel: 'kvm' | 'soft';
   /** KVM: the VM fd (process-wide), for driving interrupt lines from the device model. */
   kvmVmFd: number;
+  /** The VRAM dirty bitmap (Int32 words, one bit per 4 KiB page; src/hypervisor/vram.ts). */
+  vramDirty: SharedArrayBuffer;
 }
 
 /** A drive for the IDE controller, opened by the device model (so its I/O runs on that thread). */
@@ -32,12 +34,18 @@ export interface DriveSpec {
 
 /** Main → device model. */
 export type ToDeviceModel =
-  | { kind: 'init'; shared: SharedVm; machine: string; drives: DriveSpec[]; nics?: NicSpec[] }
+  | { kind: 'init'; shared: SharedVm; machine: string; drives: DriveSpec[]; nics?: NicSpec[]; vga?: 'std' | 'none' }
+  /** Draw the screen: what changed since the last refresh, or everything when `full`. */
+  | { kind: 'display-refresh'; full: boolean }
   | { kind: 'chardev-in'; id: string; bytes: Uint8Array }
   /** A press of the machine's ACPI power button. */
   | { kind: 'power-button' }
   /** The host plugs or unplugs a network card's cable. */
   | { kind: 'nic-link'; id: string; up: boolean }
+  /** A host key event: PC scan code set 1 make code (0xE0xx extended, 0xE11D45 Pause). */
+  | { kind: 'input-key'; code: number; down: boolean }
+  /** Host pointer motion: dy positive = down, dz wheel clicks (positive = down), buttons bit 0 left, 1 right, 2 middle. */
+  | { kind: 'input-pointer'; dx: number; dy: number; dz: number; buttons: number }
   | { kind: 'reset' }
   | { kind: 'stop' };
 
@@ -48,6 +56,11 @@ export type FromDeviceModel =
   | { kind: 'system'; event: 'reset' | 'poweroff' }
   | { kind: 'system'; event: 'exit'; status: number }
   | { kind: 'reset-done' }
+  /**
+   * The answer to 'display-refresh': `surface` holds width*height pixels 0x00RRGGBB (a new buffer
+   * when the size changes), `rects` x,y,w,h quadruples that changed, `text` a text mode's screen.
+   */
+  | { kind: 'display-frame'; width: number; height: number; surface: SharedArrayBuffer; rects: number[]; text: string | null }
   /** After 'stop': drives closed, the thread may end. */
   | { kind: 'stopped' }
   | { kind: 'error'; message: string };

@@ -12,6 +12,9 @@ import type { CpuState } from './vcpu.js';
 import type { DriveSpec, FromDeviceModel, FromVcpu, SharedVm, ToDeviceModel, ToVcpu } from './messages.js';
 import { chooseAccelerator, type AccelChoice } from './accel.js';
 import type { KvmVm } from './kvm/kvm-vm.js';
+import { VramShare } from './vram.js';
+import { vramBytesFor } from '../machine/display.js';
+import { emptyFrame, type DisplayFrame } from '../devices/display/frame.js';
 
 /** How the guest starts: the caller loads RAM and returns each vCPU's initial state. */
 export type BootLoader = (ram: GuestRam, cpus: number) => CpuState[];
@@ -28,6 +31,10 @@ export interface VmConfig {
   nics?: NicSpec[];
   /** Drives for the IDE controller (QEMU's -drive). */
   drives?: DriveSpec[];
+  /** Display memory (bytes; multiple of 64 KiB, at most 64 MiB; 0 or absent for none). */
+  vramBytes?: number;
+  /** The display adapter (`--vga`); std brings 16 MiB of VRAM unless vramBytes says otherwise. Default none. */
+  vga?: 'std' | 'none';
   boot: BootLoader;
 }
 
@@ -44,7 +51,7 @@ export interface VmExit {
 
 const workerUrl = (rel: string): URL => new URL(rel, import.meta.url);
 
-/** One virtual machine. Events: 'serial' (id, bytes), 'exit' (VmExit), 'reset'. */
+/** One virtual machine. Events: 'serial' (id, bytes), 'exit' (VmExit), 'reset', 'display-frame' (DisplayFrame). */
 export class Vm extends EventEmitter {
   readonly ram: GuestRam;
   readonly control: ControlBlock;
@@ -58,10 +65,12 @@ export class Vm extends EventEmitter {
   rebootOnReset = true;
   /** Resets so far. */
   resets = 0;
+  /** Set while the host keeps the guest paused (QMP `stop`): a reset then leaves the vCPUs paused. */
+  holdPaused = false;
 
   private constructor(readonly config: VmConfig, accel: AccelChoice, private readonly kvm: KvmVm | null) {
     super();
-    const layout = memoryLayout(config.memoryBytes, config.romBytes ?? 0);
+    const layout = memoryLayout(config.memoryBytes, config.romBytes ?? 0, config.vramBytes ?? vramBytesFor(config.vga ?? 'none'));
     const buffer = GuestRam.allocate(layout);
     const offset = kvm ? kvm.alignedOffset(buffer) : 0;
     this.ram = new GuestRam(buffer, layout, offset);
@@ -71,6 +80,7 @@ export class Vm extends EventEmitter {
     this.shared = {
       ram: buffer, ramOffset: offset, layout, ioreq: new SharedArrayBuffer(ioreqChannelBytes(config.cpus)),
       control: controlBuf, cpus: config.cpus, accel: accel.kind, kvmVmFd: kvm ? kvm.vmFd : -1,
+      vramDirty: VramShare.allocateDirty(layout.vramBytes ?? 0),
     };
     if (kvm) kvm.mapMemory(this.ram);
   }
@@ -81,9 +91,6 @@ export class Vm extends EventEmitter {
       throw new Error(`--smp must be between 1 and ${CONTROL_MAX_VCPUS}`);
     }
     const accel = chooseAccelerator(config.accel);
-    if (accel.kind === 'soft' && config.cpus > 1) {
-      throw new Error('the soft accelerator runs one vCPU for now: use --smp 1 (or --accel kvm on a host with hardware KVM)');
-    }
     let kvm: KvmVm | null = null;
     if (accel.kind === 'kvm') {
       const { KvmVm: Kvm } = await import('./kvm/kvm-vm.js');
@@ -105,7 +112,7 @@ export class Vm extends EventEmitter {
       });
       dm.on('error', (e) => { reject(e); this.finish({ reason: 'error', status: 2, message: `device model: ${e.message}` }); });
     });
-    this.deviceModel.postMessage({ kind: 'init', shared: this.shared, machine: this.config.machine ?? 'pc', drives: this.config.drives ?? [], nics: this.config.nics ?? [] } satisfies ToDeviceModel);
+    this.deviceModel.postMessage({ kind: 'init', shared: this.shared, machine: this.config.machine ?? 'pc', drives: this.config.drives ?? [], nics: this.config.nics ?? [], vga: this.config.vga ?? 'none' } satisfies ToDeviceModel);
     await dmReady;
 
     const groups: number[][] = this.accel.kind === 'kvm'
@@ -137,6 +144,25 @@ export class Vm extends EventEmitter {
     new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
   }
 
+  /**
+   * A key press or release on the PS/2 keyboard: `code` is a PC scan code set 1 make code
+   * (0x01..0x7f), 0xE000|code for extended keys, 0xE11D45 for Pause.
+   */
+  sendKey(code: number, down: boolean): void {
+    const low = code & 0xff;
+    const ok = Number.isInteger(code) && (code === 0xe11d45 || (low >= 1 && low < 0x80 && (code >>> 8 === 0 || code >>> 8 === 0xe0)));
+    if (!ok) throw new Error(`bad key code 0x${Number(code).toString(16)}`);
+    this.deviceModel?.postMessage({ kind: 'input-key', code, down } satisfies ToDeviceModel);
+    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+  }
+
+  /** PS/2 mouse input: relative motion (dy positive = down), wheel clicks (positive = down), buttons bit 0 left, 1 right, 2 middle. */
+  sendPointer(dx: number, dy: number, dz: number, buttons: number): void {
+    if (![dx, dy, dz, buttons].every(Number.isInteger)) throw new Error('pointer motion must be integers');
+    this.deviceModel?.postMessage({ kind: 'input-pointer', dx, dy, dz, buttons: buttons & 7 } satisfies ToDeviceModel);
+    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+  }
+
   /** Presses the ACPI power button (an ACPI-aware guest shuts down; see the 'exit' event). */
   /** Plugs (true) or unplugs a network card's cable, by its id (`nic0`, …): the guest sees a link change. */
   setNicLink(id: string, up: boolean): void {
@@ -145,6 +171,29 @@ export class Vm extends EventEmitter {
     this.deviceModel?.postMessage({ kind: 'nic-link', id, up } satisfies ToDeviceModel);
     new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
   }
+
+  /**
+   * The guest's screen: pixels, the rectangles changed since the previous call (everything when
+   * `full`), and a text mode's text. A machine without a display answers 0x0.
+   */
+  refreshDisplay(full = false): Promise<DisplayFrame> {
+    const dm = this.deviceModel;
+    if (dm === null || this.exited !== null) return Promise.resolve(emptyFrame());
+    return new Promise((resolve) => {
+      this.frameWaiters.push(resolve);
+      dm.postMessage({ kind: 'display-refresh', full } satisfies ToDeviceModel);
+      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    });
+  }
+
+  /** Writes the guest's screen to `path` as PNG (QMP's screendump); rejects if there is no display. */
+  async screenshot(path: string): Promise<void> {
+    const { writeScreenshot } = await import('../ui/screenshot.js');
+    await writeScreenshot(await this.refreshDisplay(false), path);
+  }
+
+  /** Callers of refreshDisplay waiting for their frame, answered in order. */
+  private frameWaiters: ((f: DisplayFrame) => void)[] = [];
 
   powerButton(): void {
     this.deviceModel?.postMessage({ kind: 'power-button' } satisfies ToDeviceModel);
@@ -184,7 +233,7 @@ export class Vm extends EventEmitter {
         this.request(w, { kind: 'set-state', states: groups[i]! }, 'state-set')));
       this.resets++;
       this.emit('reset');
-      this.resume();
+      if (!this.holdPaused) this.resume();
     } finally {
       this.resetting = false;
     }
@@ -218,6 +267,14 @@ export class Vm extends EventEmitter {
   private onDeviceModel(m: FromDeviceModel): void {
     switch (m.kind) {
       case 'chardev-out': this.emit('serial', m.id, m.bytes); break;
+      case 'display-frame': {
+        const frame: DisplayFrame = { width: m.width, height: m.height, pixels: new Uint32Array(m.surface, 0, m.width * m.height), rects: m.rects, text: m.text };
+        this.frameWaiters.shift()?.(frame);
+        // Every frame, whoever asked for it: the VNC server keeps its change lists from all of
+        // them, so a screenshot taken meanwhile does not swallow rectangles a client needs.
+        this.emit('display-frame', frame);
+        break;
+      }
       case 'system':
         if (m.event === 'exit') this.finish({ reason: 'debug-exit', status: m.status, message: `guest wrote to isa-debug-exit (status ${m.status})` });
         else if (m.event === 'poweroff') this.finish({ reason: 'poweroff', status: 0, message: 'guest powered off' });
@@ -243,6 +300,7 @@ export class Vm extends EventEmitter {
   private finish(exit: VmExit): void {
     if (this.exited) return;
     this.exited = exit;
+    for (const w of this.frameWaiters.splice(0)) w(emptyFrame());
     for (let i = 0; i < this.config.cpus; i++) this.control.setRequest(i, VcpuRequest.Stop);
     this.kickAll();
     const dm = this.deviceModel;

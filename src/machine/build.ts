@@ -11,6 +11,7 @@ import type { EthernetPort } from '../net/ethernet.js';
 import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
 import { ThreadCharPort } from '../devicemodel/thread-chardev.js';
 import type { MemoryLayout } from '../hypervisor/memory.js';
+import type { VramShare } from '../hypervisor/vram.js';
 import type { DeviceEntry, MachineDescription } from './description.js';
 import { deviceFactories } from './factories.js';
 
@@ -27,6 +28,8 @@ export interface BuildContext {
   ethernet?: (id: string) => EthernetPort | null;
   /** Drives for the IDE controller, already opened (on the device-model thread). */
   drives?: readonly IdeDriveConfig[];
+  /** The display memory and its mapping/dirty tracking (null or absent: the machine has no VRAM). */
+  vram?: VramShare | null;
 }
 
 /** What a factory hands back: the device and its port regions, in the entry's `ports` order. */

@@ -19,6 +19,7 @@ import { Mc146818Rtc } from '../devices/mc146818-rtc.js';
 import { PciStub } from '../devices/pci-stub.js';
 import { Port80 } from '../devices/port80.js';
 import { Uart16550 } from '../devices/uart16550.js';
+import { stdVgaFactory } from './display.js';
 import type { BuiltDevice, FactoryContext } from './build.js';
 import type { DeviceModel } from './description.js';
 
@@ -88,13 +89,15 @@ export const deviceFactories: Record<DeviceModel, (ctx: FactoryContext) => Built
   },
   // Network cards: PCI functions whose windows are all BARs; the backend comes from the host.
   'e1000': (ctx) => {
-    const d = new E1000(ctx.entry.id, ctx.intx, ctx.mem, macOf(ctx), ctx.ethernet?.(ctx.entry.id) ?? null);
+    const d = new E1000(ctx.entry.id, ctx.intx, ctx.mem, macOf(ctx), ctx.ethernet?.(ctx.entry.id) ?? null, ctx.timers);
     return { device: d, regions: [], pciFunction: d };
   },
   'rtl8139': (ctx) => {
     const d = new Rtl8139(ctx.entry.id, ctx.intx, ctx.mem, macOf(ctx), ctx.ethernet?.(ctx.entry.id) ?? null, ctx.entry.revision);
     return { device: d, regions: [], pciFunction: d };
   },
+  // Ports: the VGA block 0x3B0-0x3DF and the DISPI pair 0x1CE; it maps the 0xA0000 window itself.
+  'std-vga': (ctx) => stdVgaFactory(ctx),
   // Ports: the selector/data pair (0x510) and the DMA address (0x514).
   'fw-cfg': (ctx) => {
     const d = new FwCfg(ctx.entry.id, ctx.mem);

@@ -4,24 +4,25 @@
 // the transmit engine e1000-tx.ts. The EEPROM is a 64-word Microwire part read by bit-banging
 // EECD (what Linux's e1000 does on an 82540) or through EERD.
 //
-// Interrupt moderation is simplified: ITR, RDTR, RADV, TIDV and TADV are stored but causes
-// are signalled at once (the guest sees more interrupts, never fewer or later).
+// Interrupt moderation (ITR, RDTR/RADV, TIDV/TADV) is e1000-irq.ts, on the device model's timers.
 
 import type { AccessSize, Device, GuestMemory, IoRegion, IrqLine } from '../api.js';
 import { expectInt, expectRecord } from '../api.js';
 import { PciConfigSpace } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
 import type { EthernetPort } from '../../net/ethernet.js';
+import type { Timers } from '../../devicemodel/timers.js';
 import { ETH_HLEN, ETH_MIN_FRAME } from '../../net/ethernet.js';
 import {
   CTRL, CTRL_PHY_RST, CTRL_RST, E1000_REGS, EECD, EECD_CS, EECD_DI, EECD_DO, EECD_GNT, EECD_PRES, EECD_REQ, EECD_SK,
-  EERD, EERD_DONE, EERD_START, GORCL, GOTCL, GPRC, GPTC, ICR, ICR_LSC, ICR_MDAC, ICR_RXDMT0, ICR_RXO, ICR_RXT0, ICR_TXDW,
-  ICR_TXQE, ICS, IMC, IMS, MDIC, MDIC_ERROR, MDIC_OP_READ, MDIC_OP_WRITE, MDIC_READY, MPC, MTA, PHY_ADDR, PHY_CTRL,
+  EERD, EERD_DONE, EERD_START, GORCL, GOTCL, GPRC, GPTC, ICR, ICR_LSC, ICR_MDAC, ICR_RXDMT0, ICR_RXO,
+  ICR_TXQE, ICS, IMC, IMS, ITR, MDIC, MDIC_ERROR, MDIC_OP_READ, MDIC_OP_WRITE, MDIC_READY, MPC, MTA, PHY_ADDR, PHY_CTRL,
   PHY_CTRL_RESET, PHY_CTRL_RESTART_AN, PHY_RESET, PHY_STATUS, PHY_STATUS_AN_COMPLETE, PHY_STATUS_LINK, PHY_WRITABLE, RA,
   RA_ENTRIES, RAH_AV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT, RCTL_EN, RCTL_LPE, RCTL_MO_SHIFT, RCTL_MPE,
-  RCTL_RDMTS_SHIFT, RCTL_SECRC, RCTL_UPE, RDBAH, RDBAL, RDH, RDLEN, RDT, RNBC, type RegDef, STATUS, STATUS_LU, TCTL,
-  TCTL_EN, TDBAH, TDBAL, TDH, TDLEN, TDT, TPR, TPT,
+  RCTL_RDMTS_SHIFT, RCTL_SECRC, RCTL_UPE, RADV, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RNBC, type RegDef, STATUS, STATUS_LU,
+  TADV, TCTL, TCTL_EN, TDBAH, TDBAL, TDH, TDLEN, TDT, TIDV, TPR, TPT,
 } from './e1000-regs.js';
+import { DELAY_FPD, E1000Moderation } from './e1000-irq.js';
 import { E1000Tx, TXD_BYTES, TXD_STAT_DD } from './e1000-tx.js';
 
 const BAR0_SIZE = 0x20000;
@@ -38,6 +39,8 @@ const RXD_BYTES = 16;
 const RXD_STAT_DD = 0x01;
 const RXD_STAT_EOP = 0x02;
 const RXD_STAT_IXSM = 0x04; // ignore checksum indication
+/** Transmit descriptor command byte (offset 11, every descriptor type): IDE, delay the interrupt. */
+const TXD_CMD_IDE = 0x80;
 /** Receive buffer sizes by RCTL.BSIZE, without and with BSEX (§13.4.22). */
 const BSIZE = [2048, 1024, 512, 256] as const;
 const BSIZE_EX = [2048, 16384, 8192, 4096] as const;
@@ -75,11 +78,16 @@ export class E1000 implements PciFunction, Device<E1000State> {
   private link = true;
   private readonly tx: E1000Tx;
   private readonly desc = new Uint8Array(16);
+  private readonly mod: E1000Moderation;
+  /** Whether the interrupt line is asserted (ITR holds assertions back, never deassertions). */
+  private lineUp = false;
   /** Accesses to offsets without a register (counted, not printed). */
   ignored = 0;
 
   constructor(readonly id: string, private readonly irq: IrqLine, private readonly mem: GuestMemory,
-              readonly mac: Uint8Array, private readonly port: EthernetPort | null) {
+              readonly mac: Uint8Array, private readonly port: EthernetPort | null,
+              timers: Timers | null = null, now: () => number = () => performance.now()) {
+    this.mod = new E1000Moderation(timers, now, (c) => this.raise(c), () => this.updateIrq());
     if (mac.length !== 6) throw new Error(`${id}: a MAC address has 6 bytes`);
     this.config = new PciConfigSpace({
       vendorId: 0x8086, deviceId: 0x100e, revision: 0x03, classCode: 0x020000, interruptPin: 1,
@@ -177,6 +185,11 @@ export class E1000 implements PciFunction, Device<E1000State> {
       case ICS: this.raise(value); return;
       case IMS: this.regs[IMS >>> 2] = (this.regs[IMS >>> 2]! | (value & def.writable)) >>> 0; this.updateIrq(); return;
       case IMC: this.regs[IMS >>> 2] = (this.regs[IMS >>> 2]! & ~value) >>> 0; this.updateIrq(); return;
+      case RDTR: case TIDV:
+        // FPD (bit 31) is a command, not stored: a delayed interrupt fires now.
+        this.regs[i] = value & 0xffff;
+        if ((value & DELAY_FPD) !== 0) { if (offset === RDTR) this.mod.flushRx(); else this.mod.flushTx(); }
+        return;
       default: break;
     }
     this.regs[i] = ((this.regs[i]! & ~def.writable) | (value & def.writable)) >>> 0;
@@ -198,9 +211,12 @@ export class E1000 implements PciFunction, Device<E1000State> {
     this.updateIrq();
   }
 
-  /** The line is the OR of the enabled causes. */
+  /** The line is the OR of the enabled causes; ITR may hold its rising edge back (§13.4.17). */
   private updateIrq(): void {
-    this.irq.set((this.reg(ICR) & this.reg(IMS)) !== 0);
+    if ((this.reg(ICR) & this.reg(IMS)) === 0) { this.lineUp = false; this.irq.set(false); return; }
+    if (!this.lineUp && !this.mod.mayAssert(this.reg(ITR))) return;
+    this.lineUp = true;
+    this.irq.set(true);
   }
 
   // ---- EEPROM (Microwire through EECD, §5.3.1; or EERD) ----------------------------------------
@@ -303,9 +319,11 @@ export class E1000 implements PciFunction, Device<E1000State> {
     const tail = this.reg(TDT);
     if (head >= count || tail >= count) return; // out-of-ring indices: the hardware stalls
     let did = false;
+    let allDelayed = true;
     for (let n = 0; n < Math.min(count, RING_MAX) && head !== tail; n++) {
       const at = base + head * TXD_BYTES;
       if (!this.mem.read(at, this.desc)) break; // ring outside RAM: a master abort, stop
+      if ((this.desc[11]! & TXD_CMD_IDE) === 0) allDelayed = false;
       if (this.tx.descriptor(this.desc)) {
         this.desc[12] = this.desc[12]! | TXD_STAT_DD;
         this.mem.write(at + 12, this.desc.subarray(12, 13));
@@ -314,7 +332,9 @@ export class E1000 implements PciFunction, Device<E1000State> {
       did = true;
     }
     this.setReg(TDH, head);
-    if (did) this.raise(ICR_TXDW | (head === tail ? ICR_TXQE : 0));
+    if (!did) return;
+    if (head === tail) this.raise(ICR_TXQE);
+    this.mod.transmitted(this.reg(TIDV), this.reg(TADV), allDelayed);
   }
 
   private transmitted(frame: Uint8Array): void {
@@ -397,7 +417,8 @@ export class E1000 implements PciFunction, Device<E1000State> {
     this.count(TPR, 1); this.count(GPRC, 1); this.count(GORCL, total);
     const left = (tail - head + count) % count;
     const threshold = count >>> (((rctl >>> RCTL_RDMTS_SHIFT) & 3) + 1);
-    this.raise(ICR_RXT0 | (left <= threshold ? ICR_RXDMT0 : 0));
+    if (left <= threshold) this.raise(ICR_RXDMT0);
+    this.mod.received(this.reg(RDTR), this.reg(RADV));
     return true;
   }
 
@@ -414,6 +435,8 @@ export class E1000 implements PciFunction, Device<E1000State> {
     this.phyReset();
     this.eeBits = 0; this.eeIn = 0; this.eeOut = -1; this.eeReading = false;
     this.tx.reset();
+    this.mod.reset();
+    this.lineUp = false;
     this.updateIrq();
   }
 
@@ -449,6 +472,8 @@ export class E1000 implements PciFunction, Device<E1000State> {
     this.phy.set(phy); this.eeprom.set(eeprom);
     this.eeBits = eeBits; this.eeIn = eeIn; this.eeOut = eeOut; this.eeReading = s['eeReading']; this.link = s['link'];
     this.tx.reset();
+    this.mod.reset();
+    this.lineUp = false;
     this.updateIrq();
   }
 }

@@ -69,6 +69,9 @@ export const KVM_GET_SUPPORTED_CPUID = iowr(KVMIO, 0x05, KVM_CPUID2_HEADER_BYTES
 // On a VM fd.
 export const KVM_CREATE_VCPU = io(KVMIO, 0x41);
 export const KVM_SET_USER_MEMORY_REGION = iow(KVMIO, 0x46, KVM_USERSPACE_MEMORY_REGION_BYTES);
+/** struct kvm_dirty_log: slot u32, padding u32, dirty_bitmap pointer (u64). */
+export const KVM_DIRTY_LOG_BYTES = 16;
+export const KVM_GET_DIRTY_LOG = iow(KVMIO, 0x42, KVM_DIRTY_LOG_BYTES);
 export const KVM_SET_TSS_ADDR = io(KVMIO, 0x47);
 export const KVM_SET_IDENTITY_MAP_ADDR = iow(KVMIO, 0x48, 8);
 export const KVM_CREATE_IRQCHIP = io(KVMIO, 0x60);
@@ -107,6 +110,8 @@ export const KVM_CAP_IMMEDIATE_EXIT = 136;
 
 /** kvm_userspace_memory_region.flags: guest writes exit as MMIO. */
 export const KVM_MEM_READONLY = 0x2;
+/** kvm_userspace_memory_region.flags: KVM logs the slot's written pages (KVM_GET_DIRTY_LOG). */
+export const KVM_MEM_LOG_DIRTY_PAGES = 0x1;
 /** kvm_pit_config.flags: port 0x61's speaker bits are a dummy in the kernel. */
 export const KVM_PIT_SPEAKER_DUMMY = 0x1;
 /** kvm_irq_routing_entry.type. */

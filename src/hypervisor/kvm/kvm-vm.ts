@@ -5,7 +5,7 @@
 // each vCPU fd to its worker as plain numbers (KvmHandles).
 
 import type { GuestRam } from '../memory.js';
-import { FOUR_GIB } from '../memory.js';
+import { FOUR_GIB, VGA_WINDOW_END, VGA_WINDOW_START } from '../memory.js';
 import {
   KVM_API_VERSION, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IRQ_ROUTING, KVM_CAP_MAX_VCPUS, KVM_CAP_NR_VCPUS, KVM_CAP_PIT2,
   KVM_CAP_READONLY_MEM, KVM_CAP_SET_IDENTITY_MAP_ADDR, KVM_CAP_USER_MEMORY, KVM_CHECK_EXTENSION, KVM_CREATE_IRQCHIP,
@@ -28,6 +28,8 @@ const MAX_ROM_BELOW_DEFAULT_TSS = FOUR_GIB - (DEFAULT_TSS_ADDR + TSS_BYTES);
 const SLOT_LOW_RAM = 0;
 const SLOT_HIGH_RAM = 1;
 const SLOT_ROM = 2;
+/** Slot 3 is VRAM (vram-slot.ts); slot 4 low RAM above the VGA window when a display has it. */
+const SLOT_LOW_RAM_ABOVE_VGA = 4;
 
 /** What a worker needs to use this VM: plain data (numbers and shared memory), postable. */
 export interface KvmHandles {
@@ -143,7 +145,15 @@ export class KvmVm {
     this.check(c.ioctlPtr(this.vmFd, KVM_SET_IDENTITY_MAP_ADDR, idmap), 'KVM_SET_IDENTITY_MAP_ADDR');
     this.check(c.ioctlInt(this.vmFd, KVM_SET_TSS_ADDR, tss), 'KVM_SET_TSS_ADDR');
 
-    this.setSlot(SLOT_LOW_RAM, 0, l.lowRamBytes, base, 0);
+    if (ram.vgaWindow && l.lowRamBytes > VGA_WINDOW_START) {
+      // The display card decodes 0xA0000-0xBFFFF: guest accesses there exit as MMIO.
+      this.setSlot(SLOT_LOW_RAM, 0, VGA_WINDOW_START, base, 0);
+      if (l.lowRamBytes > VGA_WINDOW_END) {
+        this.setSlot(SLOT_LOW_RAM_ABOVE_VGA, VGA_WINDOW_END, l.lowRamBytes - VGA_WINDOW_END, base + VGA_WINDOW_END, 0);
+      }
+    } else {
+      this.setSlot(SLOT_LOW_RAM, 0, l.lowRamBytes, base, 0);
+    }
     if (l.highRamBytes > 0) this.setSlot(SLOT_HIGH_RAM, FOUR_GIB, l.highRamBytes, base + l.lowRamBytes, 0);
     if (rom > 0) this.setSlot(SLOT_ROM, ram.romBase, rom, base + l.ramBytes, this.caps.readonlyMem ? KVM_MEM_READONLY : 0);
     this.ramHostAddr = base;

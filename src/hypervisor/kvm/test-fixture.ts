@@ -38,6 +38,8 @@ export interface TinyGuest {
 export interface TinyGuestOptions {
   ramBytes?: number;
   romBytes?: number;
+  /** Display memory after the ROM (GuestRam.vram), mapped by the test. */
+  vramBytes?: number;
   /** 'real' (CS=0, IP=0x1000) or 'flat32' (protected mode, flat 4 GiB segments, no paging). */
   mode?: 'real' | 'flat32';
 }
@@ -64,7 +66,7 @@ export function flat32State(eip: number): CpuState {
 
 /** Builds a VM, loads `code` at CODE_ADDR and sets the vCPU's state. */
 export function tinyGuest(code: readonly number[], opts: TinyGuestOptions = {}): TinyGuest {
-  const layout = memoryLayout(opts.ramBytes ?? 1024 * 1024, opts.romBytes ?? 0);
+  const layout = memoryLayout(opts.ramBytes ?? 1024 * 1024, opts.romBytes ?? 0, opts.vramBytes ?? 0);
   const buffer = GuestRam.allocate(layout);
   const vm = new KvmVm(1);
   let vcpu: KvmVcpu | null = null;

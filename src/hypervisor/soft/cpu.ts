@@ -14,6 +14,7 @@ import {
   M_MEM, R_DISP, R_IMM, R_M, R_PFX, R_SSEPFX, REC, P_O32, STOP_DECODE, decodeOne, isSse0F, type ByteSource,
 } from './decoder.js';
 import { execBlock } from './exec.js';
+import { compileBlock, type JitFn } from './jit.js';
 import { IntKind } from './transfer.js';
 import {
   ATTR_UNUSABLE, CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_1, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, LDTR, TR,
@@ -65,6 +66,18 @@ const MAX_RECORDS = 1 << 19;
 /** Instructions per block at most. */
 const BLOCK_MAX = 64;
 const HASH_BITS = 16;
+/**
+ * Instructions a cached 32-bit block runs (executions × length) before it is compiled to
+ * JavaScript (jit.ts); 0 turns the compiler off. V8's optimizing compile of each generated
+ * function costs milliseconds, so only blocks that long loops keep hot pay for it.
+ * Environment: HVM_JIT=0 (off), HVM_JIT_THRESHOLD=<n>.
+ */
+const JIT_THRESHOLD = ((): number => {
+  const env = typeof process !== 'undefined' ? process.env : {};
+  if (env['HVM_JIT'] === '0') return 0;
+  const n = Number(env['HVM_JIT_THRESHOLD'] ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 2_000_000;
+})();
 
 /** The soft x86 CPU (i686 integer core). */
 export class SoftCpu extends System implements FpuHost, ByteSource {
@@ -105,6 +118,13 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   private readonly blkNextEpoch = new Int32Array(MAX_BLOCKS);
   private nBlocks = 0;
   private insTop = 0;
+  /** Compiled form of each block once hot (null before, or when nothing in it compiles). */
+  private readonly blkFn: (JitFn | null)[] = new Array<JitFn | null>(MAX_BLOCKS).fill(null);
+  private readonly blkHits = new Int32Array(MAX_BLOCKS);
+  /** Instructions run in a block before it is compiled; 0: the compiler is off. */
+  jitThreshold = JIT_THRESHOLD;
+  /** Blocks compiled so far. */
+  blocksCompiled = 0;
   // Decoder byte source state.
   private decPageLin = 0;
   private decPageOff = 0;
@@ -183,7 +203,16 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
             continue;
           }
           const cnt = this.blkCount[b]!;
-          const n = execBlock(this, this.blkStart[b]!, cnt < this.stepLimit ? cnt : this.stepLimit);
+          let n: number;
+          const f = this.blkFn[b] ?? null;
+          if (f !== null && cnt <= this.stepLimit) {
+            n = f(this);
+          } else {
+            const hits = this.blkHits[b]! + cnt;
+            this.blkHits[b] = hits;
+            if (hits >= this.jitThreshold && hits - cnt < this.jitThreshold && prev >= 0 && this.blkMode[b] === 1) this.compile(b);
+            n = execBlock(this, this.blkStart[b]!, cnt < this.stepLimit ? cnt : this.stepLimit);
+          }
           budget -= n;
           this.instructionsRetired += n;
         }
@@ -307,6 +336,16 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     return this.decodeBlock(lin, off, h);
   }
 
+  /** Compiles block `b` (jit.ts); a failure (no code generation allowed) turns the compiler off. */
+  private compile(b: number): void {
+    try {
+      this.blkFn[b] = compileBlock(this, this.blkStart[b]!, this.blkCount[b]!);
+      if (this.blkFn[b] !== null) this.blocksCompiled++;
+    } catch {
+      this.jitThreshold = 0;
+    }
+  }
+
   private page2Valid(b: number): boolean {
     const vpn = this.blkVpn2[b]!;
     const e = this.tlbR[vpn]!;
@@ -322,7 +361,9 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     this.hash.fill(-1);
     this.nBlocks = 0;
     this.insTop = 0;
-    this.codeMask.fill(0);
+    // Shared with other CPUs (SMP), the marks may cover their blocks: left set, a stale mark
+    // only costs one slow write (which clears it).
+    if (this.codePeers === null) this.codeMask.fill(0);
   }
 
   private decodeBlock(lin: number, off: number, h: number): number {
@@ -330,6 +371,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     const b = this.nBlocks;
     const start = this.insTop;
     this.blocksDecoded++;
+    this.blkFn[b] = null;
+    this.blkHits[b] = 0;
     this.decPageLin = lin & ~0xfff;
     this.decPageOff = off < 0 ? -1 : off - (lin & 0xfff);
     this.decFirst = true;

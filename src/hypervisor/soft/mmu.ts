@@ -47,11 +47,26 @@ export class Mmu extends CpuCore {
   private tlbLen = 0;
 
   /** Per buffer page: generation (bumped when decoded code in it is overwritten). */
-  readonly pageGen: Int32Array;
+  pageGen: Int32Array;
   /** Per buffer page: bit n set when 128-byte line n holds decoded code. */
-  readonly codeMask: Int32Array;
+  codeMask: Int32Array;
+  /**
+   * SMP (shareCodeTracking): every CPU of one guest, each with its own TLB and block cache but
+   * one `pageGen`/`codeMask`, so a store by any CPU invalidates code every CPU decoded. Null
+   * for a lone CPU.
+   */
+  codePeers: Mmu[] | null = null;
   /** Set when a store hit decoded code; the executing block stops after this instruction. */
   smc = false;
+  /**
+   * VRAM as the linear framebuffer (src/hypervisor/vram.ts): guest-physical [vramBase,
+   * vramBase+vramSize) is VRAM at buffer offset `ram.vramOffset`; vramSize 0 when unmapped.
+   * Reads of its pages get TLB entries; a write entry is installed only by a write that has
+   * just set the page's bit in `vramDirty`, and dropped when the bitmap is taken.
+   */
+  private vramBase = 0;
+  private vramSize = 0;
+  private vramDirty: Int32Array | null = null;
   /**
    * Bumped whenever a linear→physical translation, CS, the CPL or the block cache may have
    * changed: block-to-block links made in an older epoch are not followed.
@@ -84,10 +99,62 @@ export class Mmu extends CpuCore {
 
   // ---- physical memory ----
 
-  /** Buffer offset of RAM or ROM at `pa`, or -1 (MMIO / unmapped). */
+  /** Buffer offset of RAM, ROM or mapped VRAM at `pa`, or -1 (MMIO / unmapped). */
   physOffset(pa: number): number {
     const o = this.ram.ramOffset(pa);
-    return o >= 0 ? o : this.ram.romOffsetOf(pa);
+    if (o >= 0) return o;
+    const r = this.ram.romOffsetOf(pa);
+    return r >= 0 ? r : this.vramOffsetOf(pa);
+  }
+
+  /** Buffer offset of VRAM at `pa` while it is mapped there, or -1. */
+  private vramOffsetOf(pa: number): number {
+    const d = (pa >>> 0) - this.vramBase;
+    return d >= 0 && d < this.vramSize ? this.ram.vramOffset + d : -1;
+  }
+
+  /** Sets the page of VRAM buffer offset `o` dirty (a store is about to land there). */
+  private vramMark(o: number): void {
+    const page = (o - this.ram.vramOffset) >>> 12;
+    const w = this.vramDirty;
+    if (w === null) return;
+    const bit = 1 << (page & 31);
+    if ((w[page >>> 5]! & bit) === 0) Atomics.or(w, page >>> 5, bit);
+  }
+
+  /** Gives the CPU the VRAM dirty bitmap its stores to mapped VRAM set (VramShare.dirtyWords). */
+  attachVramDirty(words: Int32Array): void { this.vramDirty = words; }
+
+  /**
+   * The VramShare generation moved: `base`/`size` is the mapping now. A moved mapping drops
+   * every translation; otherwise the bitmap was taken, so write entries to VRAM pages go (their
+   * pages marked dirty again: a store may have used them after the bitmap was taken).
+   */
+  vramChanged(base: number, size: number): void {
+    base >>>= 0;
+    if (base !== this.vramBase || size !== this.vramSize) {
+      this.vramBase = base;
+      this.vramSize = size;
+      this.flushTlb(false);
+      return;
+    }
+    if (size === 0) return;
+    const lo = this.ram.vramOffset, hi = lo + size;
+    const list = this.tlbList, ws = this.tlbWS, wu = this.tlbWU;
+    for (let i = 0; i < this.tlbLen; i++) {
+      const vpn = list[i]!;
+      const lp = vpn << 12;
+      const a = ws[vpn]!;
+      if (a !== -1) {
+        const o = (a ^ lp) >>> 0;
+        if (o >= lo && o < hi) { ws[vpn] = -1; this.vramMark(o); }
+      }
+      const b = wu[vpn]!;
+      if (b !== -1) {
+        const o = (b ^ lp) >>> 0;
+        if (o >= lo && o < hi) { wu[vpn] = -1; this.vramMark(o); }
+      }
+    }
   }
 
   physRead(pa: number, size: 1 | 2 | 4): number {
@@ -95,6 +162,8 @@ export class Mmu extends CpuCore {
     if (o >= 0) return this.bufRead(o, size);
     const r = this.ram.romOffsetOf(pa);
     if (r >= 0) return this.bufRead(r, size);
+    const vo = this.vramOffsetOf(pa);
+    if (vo >= 0) return this.bufRead(vo, size);
     if ((pa & (size - 1)) === 0) {
       // Devices answer unsigned (0xFFFFFFFF for a floating bus); the core keeps int32 form.
       const d = this.io.mmioRead(pa, size);
@@ -114,6 +183,13 @@ export class Mmu extends CpuCore {
       return;
     }
     if (this.ram.romOffsetOf(pa) >= 0) return;
+    const vo = this.vramOffsetOf(pa);
+    if (vo >= 0) {
+      this.vramMark(vo);
+      if (this.codeMask[vo >>> 12] !== 0) this.codeWritten(vo, size);
+      this.bufWrite(vo, size, v);
+      return;
+    }
     if ((pa & (size - 1)) === 0) { this.io.mmioWrite(pa, size, v); return; }
     for (let i = 0; i < size; i++) this.io.mmioWrite(pa + i, 1, (v >>> (i * 8)) & 0xff);
   }
@@ -158,6 +234,28 @@ export class Mmu extends CpuCore {
     const old = this.codeMask[page]!;
     this.codeMask[page] = old | bits;
     if (old !== 0) return;
+    const peers = this.codePeers;
+    if (peers !== null) { for (const c of peers) c.dropWritesTo(page); return; }
+    this.dropWritesTo(page);
+  }
+
+  /**
+   * Makes `cpus` share decoded-code tracking (SMP): one page-generation and code-line map for
+   * all, and a page that becomes code loses its write entries in every CPU's TLB. Call before
+   * any of them runs.
+   */
+  static shareCodeTracking(cpus: Mmu[]): void {
+    const first = cpus[0];
+    if (first === undefined || cpus.length < 2) return;
+    for (const c of cpus) {
+      c.pageGen = first.pageGen;
+      c.codeMask = first.codeMask;
+      c.codePeers = cpus;
+    }
+  }
+
+  /** Drops this CPU's write entries to buffer page `page` (it now holds decoded code). */
+  dropWritesTo(page: number): void {
     const list = this.tlbList, ws = this.tlbWS, wu = this.tlbWU;
     for (let i = 0; i < this.tlbLen; i++) {
       const vpn = list[i]!;
@@ -272,9 +370,13 @@ export class Mmu extends CpuCore {
     let off = this.ram.ramOffset(pagePa);
     if (off >= 0) {
       if (off < FAST_LIMIT) this.tlbFill(vpn, off, user, writable && this.codeMask[off >>> 12] === 0, flags);
-    } else {
-      off = this.ram.romOffsetOf(pagePa);
-      if (off >= 0 && off < FAST_LIMIT) this.tlbFill(vpn, off, user, false, flags);
+    } else if ((off = this.ram.romOffsetOf(pagePa)) >= 0) {
+      if (off < FAST_LIMIT) this.tlbFill(vpn, off, user, false, flags);
+    } else if ((off = this.vramOffsetOf(pagePa)) >= 0) {
+      // VRAM: a write entry only for this write, whose page is marked dirty here (vramChanged).
+      const w = write && writable && this.codeMask[off >>> 12] === 0;
+      if (w) this.vramMark(off);
+      if (off < FAST_LIMIT) this.tlbFill(vpn, off, user, w, flags);
     }
     return pagePa + (lin & 0xfff);
   }

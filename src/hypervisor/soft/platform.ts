@@ -116,6 +116,16 @@ export class SoftPlatform {
 
   private hwEnabled(cpu: number): boolean { return ((this.apicBase[cpu] ?? 0) & APIC_BASE_ENABLE) !== 0; }
 
+  /** Number of CPUs (local APICs). */
+  get cpuCount(): number { return this.lapics.length; }
+
+  /** `cpu`'s power-up: its local APIC reset, IA32_APIC_BASE back at FEE00000h, enabled. */
+  resetCpu(cpu: number): void {
+    this.lapic(cpu).reset();
+    this.apicBase[cpu] = (APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (cpu === 0 ? APIC_BASE_BSP : 0)) >>> 0;
+    this.refresh();
+  }
+
   // ---- APIC base MSR ---------------------------------------------------------------------------
 
   /** RDMSR IA32_APIC_BASE (0x1B) of `cpu` (low 32 bits). */

@@ -10,13 +10,18 @@ import type { ToVcpu } from '../messages.js';
 import { SoftCpu, StopReason } from '../soft/cpu.js';
 import { SoftPlatform } from '../soft/platform.js';
 import type { CpuIo, InterruptController } from '../soft/api.js';
-import { X87 } from '../soft/x87.js';
-import { Sse } from '../soft/sse.js';
+import { SoftCpus } from './soft-cpus.js';
 import { HostRequests } from './vcpu-common.js';
 import { postedPorts } from '../../machine/posted.js';
+import { VramWatch } from '../vram.js';
 
 /** Instructions per slice between timer updates and host-request checks. */
 const SLICE_INSTRUCTIONS = 50_000;
+/**
+ * With several CPUs, instructions per CPU per round: short enough that a CPU spinning on a lock
+ * or waiting for another's answer to an IPI gives way soon.
+ */
+const SMP_SLICE = 5_000;
 /** Longest sleep while halted before re-checking (ms). */
 const MAX_HALT_SLEEP_MS = 50;
 
@@ -67,15 +72,23 @@ port.once('message', (m: ToVcpu) => {
   const ram = new GuestRam(s.ram, s.layout, s.ramOffset);
   const client = new IoreqClient(new IoreqChannel(s.ioreq, s.cpus), 0);
   const clock = (): number => performance.now();
-  const platform = new SoftPlatform({ cpus: 1, clock });
+  const n = m.vcpuIds.length;
+  // INIT and STARTUP IPIs go to the CPU set (built below, before any CPU runs).
+  let cpus: SoftCpus | null = null;
+  const platform = new SoftPlatform({ cpus: n, clock, onIpi: (t, kind, v) => cpus?.onIpi(t, kind, v) });
   const mirror = new IrqMirror(control, platform);
   const posted = postedPorts('pc');
-  const io: CpuIo = {
+  // The device model may have moved the framebuffer (a BAR write) while serving an exit.
+  let vram: VramWatch | null = null;
+  // One port/MMIO path per CPU: each reaches its own local APIC page. All share ioreq slot 0,
+  // since only one runs at a time.
+  const io = (cpu: number): CpuIo => ({
     portRead(p, size) {
       if (platform.ownsPort(p)) return platform.portRead(p, size);
       if (size === 4 && p === control.pmTimerPort()) return pmTimerNow();
       const v = client.pioRead(p, size);
       mirror.sync();
+      vram?.sync();
       return v;
     },
     portWrite(p, size, v) {
@@ -83,37 +96,48 @@ port.once('message', (m: ToVcpu) => {
       if (posted[p] === 1 && client.postWrite(IoreqKind.Pio, p, size, v)) return;
       client.pioWrite(p, size, v);
       mirror.sync();
+      vram?.sync();
     },
     mmioRead(gpa, size) {
       // The core may hand over addresses in int32 form; devices decode unsigned ones.
       gpa >>>= 0;
-      if (platform.ownsMmio(gpa)) return platform.mmioRead(0, gpa, size);
-      return client.mmioRead(gpa, size);
+      if (platform.ownsMmio(gpa, cpu)) return platform.mmioRead(cpu, gpa, size);
+      const v = client.mmioRead(gpa, size);
+      vram?.sync();
+      return v;
     },
     mmioWrite(gpa, size, v) {
       gpa >>>= 0;
-      if (platform.ownsMmio(gpa)) { platform.mmioWrite(0, gpa, size, v); return; }
+      if (platform.ownsMmio(gpa, cpu)) { platform.mmioWrite(cpu, gpa, size, v); return; }
       client.mmioWrite(gpa, size, v);
+      vram?.sync();
     },
+  });
+  const intc = (cpu: number): InterruptController => {
+    const inner = platform.interruptController(cpu);
+    return {
+      hasInterrupt: () => { mirror.sync(); vram?.sync(); return inner.hasInterrupt(); },
+      acknowledge: () => inner.acknowledge(),
+      takeNmi: () => inner.takeNmi(),
+    };
   };
-  const inner = platform.interruptController(0);
-  const intc: InterruptController = {
-    hasInterrupt: () => { mirror.sync(); return inner.hasInterrupt(); },
-    acknowledge: () => inner.acknowledge(),
-    takeNmi: () => inner.takeNmi(),
-  };
-  const cpu = new SoftCpu({ ram, io, intc, clock, id: 0 });
-  const x87 = new X87(cpu);
-  cpu.attachUnits(x87, new Sse(cpu, x87));
-  cpu.onApicBaseWrite = (v) => platform.setApicBaseMsr(0, v);
-  cpu.setState(m.states[0]!);
-  platform.setApicBaseMsr(0, cpu.apicBase >>> 0);
-  host.post({ kind: 'ready', info: 'soft CPU' });
-  void loop(cpu, platform, mirror, control, host);
+  const set = new SoftCpus({ ram, platform, clock, io, intc });
+  cpus = set;
+  if ((s.layout.vramBytes ?? 0) > 0) {
+    const dirty = new Int32Array(s.vramDirty);
+    for (const c of set.cpus) c.attachVramDirty(dirty);
+    vram = new VramWatch(control, n === 1 ? set.cpus[0]! : {
+      vramChanged: (base, size) => { for (const c of set.cpus) c.vramChanged(base, size); },
+    });
+  }
+  set.setStates(m.states, false);
+  host.post({ kind: 'ready', info: n === 1 ? 'soft CPU' : `${n} soft CPUs` });
+  if (n === 1 && process.env['HVM_SMP_FORCE'] !== '1') void loop(set.cpus[0]!, platform, mirror, control, host, vram);
+  else void smpLoop(set, platform, mirror, control, host, vram);
 });
 
 async function loop(cpu: SoftCpu, platform: SoftPlatform, mirror: IrqMirror, control: ControlBlock,
-                    host: HostRequests): Promise<void> {
+                    host: HostRequests, vram: VramWatch | null): Promise<void> {
   for (;;) {
     if (host.pending() !== 0) {
       const r = await host.park();
@@ -122,6 +146,7 @@ async function loop(cpu: SoftCpu, platform: SoftPlatform, mirror: IrqMirror, con
       if (host.pending() & VcpuRequest.Stop) return;
     }
     mirror.sync();
+    vram?.sync();
     platform.update(performance.now());
     const stop = cpu.run(SLICE_INSTRUCTIONS);
     if (stop === StopReason.Halted) {
@@ -143,6 +168,76 @@ async function loop(cpu: SoftCpu, platform: SoftPlatform, mirror: IrqMirror, con
       const s = await host.awaitNewState();
       if (s === 'stop') return;
       cpu.setState(s[0]!);
+    }
+  }
+}
+
+/**
+ * Several CPUs on this thread, round-robin: each running CPU gets a slice of SMP_SLICE
+ * instructions per round (a halted one only checks for an interrupt). The thread sleeps on the
+ * wake word only when every CPU is halted or waiting for a STARTUP IPI with nothing to take. A
+ * triple fault on any CPU resets the machine, as on a PC.
+ */
+async function smpLoop(set: SoftCpus, platform: SoftPlatform, mirror: IrqMirror, control: ControlBlock,
+                       host: HostRequests, vram: VramWatch | null): Promise<void> {
+  const cpus = set.cpus;
+  const n = cpus.length;
+  const dbg = process.env['HVM_SMP_DEBUG'] === '1';
+  let dbgT = performance.now(), dbgSleep = 0, dbgRounds = 0, dbgSleeps = 0;
+  const dbgHist = new Map<string, number>();
+  for (;;) {
+    if (dbg) {
+      dbgRounds++;
+      const t = performance.now();
+      if (t - dbgT > 5000) {
+        process.stderr.write(`smp: rounds ${dbgRounds} sleeps ${dbgSleeps} slept ${dbgSleep.toFixed(0)} ms; ${cpus.map((c, i) => `cpu${i} ${c.instructionsRetired} dec ${c.blocksDecoded} jit ${c.blocksCompiled} fl ${c.cacheFlushes} h${c.halted ? 1 : 0} w${set.waitSipi[i]} eip ${(c.eip >>> 0).toString(16)}`).join('; ')}\n`);
+        const top = [...dbgHist.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k}:${v}`).join(' ');
+        process.stderr.write(`smp: top ${top}\n`);
+        dbgHist.clear();
+        dbgT = t; dbgSleep = 0; dbgRounds = 0; dbgSleeps = 0;
+      }
+    }
+    if (host.pending() !== 0) {
+      const r = await host.park();
+      if (r === 'stop') return;
+      if (r !== null) set.setStates(r, true);
+      if (host.pending() & VcpuRequest.Stop) return;
+    }
+    mirror.sync();
+    vram?.sync();
+    platform.update(performance.now());
+    let running = 0;
+    let shutdown = false;
+    for (let i = 0; i < n; i++) {
+      if (set.waitSipi[i] === 1) continue;
+      const stop = cpus[i]!.run(SMP_SLICE);
+      if (dbg && !cpus[i]!.halted) { const k = `${i}/${((cpus[i]!.eip >>> 4) << 4).toString(16)}`; dbgHist.set(k, (dbgHist.get(k) ?? 0) + 1); }
+      if (set.ipisQueued) set.applyIpis();
+      if (stop === StopReason.Budget) running++;
+      else if (stop === StopReason.Shutdown) { shutdown = true; break; }
+    }
+    if (shutdown) {
+      host.post({ kind: 'stopped', reason: 'shutdown', message: 'triple fault: the PC resets' });
+      const s = await host.awaitNewState();
+      if (s === 'stop') return;
+      set.setStates(s, true);
+      continue;
+    }
+    if (running > 0) continue;
+    if (set.allStoppedForever()) {
+      host.post({ kind: 'stopped', reason: 'halted-forever', message: 'every CPU halted with interrupts disabled' });
+      const s = await host.awaitNewState();
+      if (s === 'stop') return;
+      set.setStates(s, true);
+      continue;
+    }
+    const seen = Atomics.load(control.words, control.wakeIndex);
+    mirror.sync();
+    if (!set.anyRunnable()) {
+      const wait = Math.min(MAX_HALT_SLEEP_MS, Math.max(0, platform.nextDeadline() - performance.now()));
+      const t0 = performance.now();
+      if (wait > 0) Atomics.wait(control.words, control.wakeIndex, seen, wait);
+      if (dbg) { dbgSleeps++; dbgSleep += performance.now() - t0; }
     }
   }
 }

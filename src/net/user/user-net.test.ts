@@ -176,7 +176,8 @@ test('user net: malformed frames from the guest are dropped without throwing (se
 
 test('user net: hostfwd parses', () => {
   assert.deepEqual(parseHostFwd('tcp::8022-:22'), { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8022, guestPort: 22 });
-  assert.throws(() => parseHostFwd('udp::1-:2'));
+  assert.deepEqual(parseHostFwd('udp:127.0.0.1:5353-:53'), { proto: 'udp', hostAddr: '127.0.0.1', hostPort: 5353, guestPort: 53 });
+  for (const bad of ['sctp::1-:2', 'udp::0-:2', 'tcp::1-:70000', 'udp:1-2']) assert.throws(() => parseHostFwd(bad), bad);
 });
 
 test('user net: guest UDP to 10.0.2.2:PORT reaches a host socket on loopback and the answer comes back', async () => {

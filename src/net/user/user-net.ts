@@ -6,7 +6,6 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { checksum, get16, get32, put16 } from '../checksum.js';
 import { ETH_HLEN, FrameQueue, type EthernetPort, type FrameReceiver } from '../ethernet.js';
 import {
@@ -14,6 +13,7 @@ import {
   l4ChecksumOk, tcpPacket, udpPacket,
 } from '../packet.js';
 import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT, dhcpReply, parseDhcp } from './dhcp.js';
+import { DnsForwarder, hostResolver, type DnsUpstream } from './dns.js';
 import { TcpConn, type Segment } from './tcp.js';
 
 export const GATEWAY_IP = ip4('10.0.2.2');
@@ -29,25 +29,25 @@ const ARP_REQUEST = 1, ARP_REPLY = 2;
 const ICMP_ECHO_REPLY = 0, ICMP_ECHO_REQUEST = 8;
 
 /** A host port forwarded to a guest port. */
-export interface HostFwd { proto: 'tcp'; hostAddr: string; hostPort: number; guestPort: number }
+export interface HostFwd { proto: 'tcp' | 'udp'; hostAddr: string; hostPort: number; guestPort: number }
 
-/** Parses `tcp::8022-:22` or `tcp:127.0.0.1:8022-:22` (a host error when malformed). */
+/** Parses `tcp::8022-:22`, `udp::5353-:53` or `tcp:127.0.0.1:8022-:22` (a host error when malformed). */
 export function parseHostFwd(text: string): HostFwd {
-  const m = /^(tcp):([0-9.]*):(\d{1,5})-(?:[0-9.]*):(\d{1,5})$/.exec(text);
+  const m = /^(tcp|udp)?:([0-9.]*):(\d{1,5})-(?:[0-9.]*):(\d{1,5})$/.exec(text);
   const hp = Number(m?.[3]), gp = Number(m?.[4]);
-  if (m === null || !(hp > 0 && hp < 65536 && gp > 0 && gp < 65536)) throw new Error(`hostfwd: "${text}" is not tcp:[HOSTADDR]:HOSTPORT-:GUESTPORT`);
-  return { proto: 'tcp', hostAddr: m[2] === '' ? '127.0.0.1' : m[2]!, hostPort: hp, guestPort: gp };
+  if (m === null || !(hp > 0 && hp < 65536 && gp > 0 && gp < 65536)) throw new Error(`hostfwd: "${text}" is not tcp|udp:[HOSTADDR]:HOSTPORT-:GUESTPORT`);
+  return { proto: m[1] === 'udp' ? 'udp' : 'tcp', hostAddr: m[2] === '' ? '127.0.0.1' : m[2]!, hostPort: hp, guestPort: gp };
 }
 
-/** The host's first nameserver from /etc/resolv.conf, or null. */
-function hostResolver(): string | null {
-  try {
-    const m = /^nameserver\s+(\d+\.\d+\.\d+\.\d+)/m.exec(readFileSync('/etc/resolv.conf', 'latin1'));
-    return m?.[1] ?? null;
-  } catch { return null; }
+/** The NAT's options beside its port forwards. */
+export interface UserNetOptions {
+  /** Where DNS queries to 10.0.2.3 go (default: the host's resolver from /etc/resolv.conf). */
+  dns?: DnsUpstream;
 }
 
 interface UdpFlow { sock: UdpSocket; last: number }
+/** A host peer of a UDP port forward, as the guest sees it: 10.0.2.2 at the peer's own port. */
+interface UdpFwdPeer { sock: UdpSocket; address: string; port: number; last: number }
 
 /** Counters, for tests and the monitor. */
 export interface UserNetStats { dropped: number; arp: number; dhcp: number; icmp: number; tcp: number; udp: number }
@@ -59,12 +59,19 @@ export class UserNet implements EthernetPort {
   private readonly tcp = new Map<string, TcpConn>();
   private readonly udp = new Map<string, UdpFlow>();
   private readonly servers: Server[] = [];
+  private readonly udpServers: UdpSocket[] = [];
+  /** UDP forward peers by `GUESTPORT>10.0.2.2:PEERPORT`, the guest's side of the flow. */
+  private readonly udpFwd = new Map<string, UdpFwdPeer>();
   private nextPort = 49152;
-  private readonly resolver = hostResolver();
+  private readonly dns: DnsForwarder;
   readonly stats: UserNetStats = { dropped: 0, arp: 0, dhcp: 0, icmp: 0, tcp: 0, udp: 0 };
 
-  constructor(hostfwd: readonly HostFwd[] = [], private readonly onError: (e: Error) => void = () => {}) {
+  constructor(hostfwd: readonly HostFwd[] = [], private readonly onError: (e: Error) => void = () => {}, opts: UserNetOptions = {}) {
+    this.dns = new DnsForwarder(opts.dns ?? hostResolver(), (ip, port, data) => {
+      if (data.length <= 1472) this.toGuest(ETHERTYPE_IPV4, udpPacket(DNS_IP, 53, ip, port, data));
+    });
     for (const f of hostfwd) {
+      if (f.proto === 'udp') { this.udpForward(f); continue; }
       const srv = createServer({ allowHalfOpen: true }, (s) => this.forwardIn(s, f.guestPort));
       srv.on('error', (e) => this.onError(e));
       srv.listen(f.hostPort, f.hostAddr);
@@ -90,6 +97,9 @@ export class UserNet implements EthernetPort {
     for (const f of this.udp.values()) f.sock.close();
     this.udp.clear();
     for (const s of this.servers) s.close();
+    for (const s of this.udpServers) { try { s.close(); } catch { /* already closed */ } }
+    this.udpFwd.clear();
+    this.dns.close();
   }
 
   private toGuest(type: number, payload: Uint8Array): void {
@@ -150,13 +160,9 @@ export class UserNet implements EthernetPort {
 
   // ---- UDP -------------------------------------------------------------------------------------
 
-  /** Where a guest destination goes on the host: 10.0.2.2 is loopback, 10.0.2.3:53 the resolver. */
-  private hostFor(dst: Uint8Array, port: number): string | null {
-    if (dst[0] === 10 && dst[1] === 0 && dst[2] === 2) {
-      if (dst[3] === 2) return '127.0.0.1';
-      if (dst[3] === 3 && port === 53) return this.resolver;
-      return null;
-    }
+  /** Where a guest destination goes on the host: 10.0.2.2 is loopback (DNS has its own path). */
+  private hostFor(dst: Uint8Array): string | null {
+    if (dst[0] === 10 && dst[1] === 0 && dst[2] === 2) return dst[3] === 2 ? '127.0.0.1' : null;
     if (dst[0] === 127 || dst[0] === 0 || dst[0]! >= 224) return null;
     return ip4Text(dst);
   }
@@ -170,7 +176,19 @@ export class UserNet implements EthernetPort {
       this.toGuest(ETHERTYPE_IPV4, udpPacket(GATEWAY_IP, DHCP_SERVER_PORT, BROADCAST_IP, DHCP_CLIENT_PORT, reply));
       return;
     }
-    const host = this.hostFor(dst, dport);
+    if (dport === 53 && ip4Text(dst) === ip4Text(DNS_IP)) {
+      if (this.dns.query(src, sport, data)) this.stats.udp++; else this.stats.dropped++;
+      return;
+    }
+    // An answer to a host peer of a UDP port forward goes back out of the forward's socket.
+    const fwd = this.udpFwd.get(`${sport}>${ip4Text(dst)}:${dport}`);
+    if (fwd !== undefined) {
+      fwd.last = Date.now();
+      this.stats.udp++;
+      fwd.sock.send(data, fwd.port, fwd.address);
+      return;
+    }
+    const host = this.hostFor(dst);
     if (host === null) { this.stats.dropped++; return; }
     const key = `${ip4Text(src)}:${sport}>${ip4Text(dst)}:${dport}`;
     let flow = this.udp.get(key);
@@ -196,6 +214,32 @@ export class UserNet implements EthernetPort {
   private expireUdp(): void {
     const now = Date.now();
     for (const [k, f] of this.udp) if (now - f.last > UDP_IDLE_MS) { f.sock.close(); this.udp.delete(k); }
+    for (const [k, f] of this.udpFwd) if (now - f.last > UDP_IDLE_MS) this.udpFwd.delete(k);
+  }
+
+  /**
+   * A UDP port forward: a datagram from a host peer reaches the guest's port from 10.0.2.2 at
+   * the peer's own port (as QEMU's slirp does), and the guest's answers go back to that peer.
+   */
+  private udpForward(f: HostFwd): void {
+    const sock = createSocket('udp4');
+    sock.on('error', (e) => this.onError(e));
+    sock.on('message', (msg, rinfo) => {
+      if (msg.length > 1472) { this.stats.dropped++; return; }
+      const key = `${f.guestPort}>${ip4Text(GATEWAY_IP)}:${rinfo.port}`;
+      let peer = this.udpFwd.get(key);
+      if (peer === undefined) {
+        this.expireUdp();
+        if (this.udpFwd.size >= UDP_MAX_FLOWS) { this.stats.dropped++; return; }
+        peer = { sock, address: rinfo.address, port: rinfo.port, last: 0 };
+        this.udpFwd.set(key, peer);
+      }
+      peer.address = rinfo.address;
+      peer.last = Date.now();
+      this.toGuest(ETHERTYPE_IPV4, udpPacket(GATEWAY_IP, rinfo.port, GUEST_IP, f.guestPort, new Uint8Array(msg)));
+    });
+    sock.bind(f.hostPort, f.hostAddr);
+    this.udpServers.push(sock);
   }
 
   // ---- TCP -------------------------------------------------------------------------------------
@@ -223,7 +267,7 @@ export class UserNet implements EthernetPort {
     const rst = (): void => this.toGuest(ETHERTYPE_IPV4, tcpPacket(remote, dport, GUEST_IP, sport, seg.ack, (seg.seq + seg.data.length + 1) >>> 0, 0x14, 0, new Uint8Array(0)));
     if ((seg.flags & 0x04) !== 0) return; // RST for nothing
     if ((seg.flags & 0x12) !== 0x02) { rst(); return; } // only a SYN opens
-    const host = this.hostFor(dst, dport);
+    const host = this.hostFor(dst);
     if (host === null || this.tcp.size >= TCP_MAX_CONNS) { rst(); return; }
     const sock = createConnection({ host, port: dport, allowHalfOpen: true });
     const c = new TcpConn(sock, (flags, seq, ack, wnd, data, m) =>

@@ -1,0 +1,483 @@
+// The soft x86 core's block compiler: a hot decoded block (32-bit code) is translated to the
+// source of one JavaScript function and compiled with `new Function`, so V8 optimizes it like
+// any code (DESIGN.md, "The soft CPU is the hot path"). The common integer instructions are
+// translated inline with their operands as constants; every other instruction runs through the
+// interpreter (`execBlock` on its record), so the translation may cover any subset.
+//
+// The compiled function behaves as `execBlock(c, start, count)` does: it returns the number of
+// instructions completed and leaves EIP after them; before anything that can fault it sets EIP
+// to the instruction's own address, and it changes no register or flag before the fault point,
+// so a fault mid-block leaves the state as after the previous instruction. A store that hits
+// decoded code (`smc`) ends the block after that instruction. The function lives and dies with
+// its decoded block (the block cache's invalidation covers it).
+
+import type { SoftCpu } from './cpu.js';
+import { execBlock } from './exec.js';
+import {
+  M_ADDR16, M_HAS_BASE, M_HAS_INDEX, M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
+} from './decoder.js';
+import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
+
+/** A compiled block: returns the number of instructions completed. */
+export type JitFn = (c: SoftCpu) => number;
+
+// ---- run-time helpers the generated code calls (closure constants, small enough to inline) ----
+
+function ld32(c: SoftCpu, s: number, o: number): number {
+  if ((o >>> 0) <= c.segRLim[s]!) {
+    const lin = (c.segBase[s]! + o) | 0;
+    const e = c.tlbR[lin >>> 12]!;
+    if (e !== -1 && (lin & 3) === 0) return c.m32[(e ^ lin) >> 2]!;
+    return c.lrd32(lin);
+  }
+  return c.rd32(s, o);
+}
+
+function st32(c: SoftCpu, s: number, o: number, v: number): void {
+  if ((o >>> 0) <= c.segWLim[s]!) {
+    const lin = (c.segBase[s]! + o) | 0;
+    const e = c.tlbW[lin >>> 12]!;
+    if (e !== -1 && (lin & 3) === 0) { c.m32[(e ^ lin) >> 2] = v; return; }
+    c.lwr32(lin, v);
+    return;
+  }
+  c.wr32(s, o, v);
+}
+
+function ld8(c: SoftCpu, s: number, o: number): number {
+  if ((o >>> 0) <= c.segRLim[s]!) {
+    const lin = (c.segBase[s]! + o) | 0;
+    const e = c.tlbR[lin >>> 12]!;
+    if (e !== -1) return c.u8[e ^ lin]!;
+    return c.lrd8(lin);
+  }
+  return c.rd8(s, o);
+}
+
+function st8(c: SoftCpu, s: number, o: number, v: number): void {
+  if ((o >>> 0) <= c.segWLim[s]!) {
+    const lin = (c.segBase[s]! + o) | 0;
+    const e = c.tlbW[lin >>> 12]!;
+    if (e !== -1) { c.u8[e ^ lin] = v; return; }
+    c.lwr8(lin, v);
+    return;
+  }
+  c.wr8(s, o, v);
+}
+
+function ld16(c: SoftCpu, s: number, o: number): number { return c.rd16(s, o); }
+
+const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock };
+
+// ---- translation ----
+
+/** What the generator knows statically about the last flag-setting instruction. */
+interface FlagState {
+  /** 'sub': a/b/res locals; 'logic', 'add', 'incdec', 'shift': res local; 'none': read c. */
+  kind: 'none' | 'sub' | 'logic' | 'add' | 'incdec' | 'shift';
+  a: string;
+  b: string;
+  res: string;
+}
+
+const NONE: FlagState = { kind: 'none', a: '', b: '', res: '' };
+
+/** Instruction classes for the flag liveness pass. */
+const enum Cls {
+  /** Register-only, cannot fault, neither reads nor writes flags. */
+  Quiet = 0,
+  /** Register-only, cannot fault, writes all six flags without reading them. */
+  Writer = 1,
+  /** Anything else (may fault, reads flags, or runs in the interpreter). */
+  Other = 2,
+}
+
+function reg8Get(n: number): string {
+  return n < 4 ? `(r[${n}] & 255)` : `((r[${n - 4}] >> 8) & 255)`;
+}
+
+function reg8Set(n: number, v: string): string {
+  return n < 4 ? `r[${n}] = (r[${n}] & -256) | ((${v}) & 255);` : `r[${n - 4}] = (r[${n - 4}] & -65281) | (((${v}) & 255) << 8);`;
+}
+
+function eaExpr(m: number, disp: number): string {
+  let e = `${disp}`;
+  if ((m & M_HAS_BASE) !== 0) e += ` + r[${(m >> 8) & 7}]`;
+  if ((m & M_HAS_INDEX) !== 0) {
+    const sc = (m >> 16) & 3;
+    e += sc === 0 ? ` + r[${(m >> 12) & 7}]` : ` + (r[${(m >> 12) & 7}] << ${sc})`;
+  }
+  return (m & M_ADDR16) !== 0 ? `((${e}) & 65535)` : `((${e}) | 0)`;
+}
+
+/** Whether op `k` of the ALU family (ADD OR ADC SBB AND SUB XOR CMP) reads CF. */
+function aluReadsFlags(k: number): boolean { return k === 2 || k === 3; }
+
+/** Classifies record `p` for the liveness pass. */
+function classify(ins: Int32Array, p: number): Cls {
+  const op = ins[p]!, m = ins[p + R_M]!;
+  const mem = (m & M_MEM) !== 0;
+  if (op >= 0x200 && op < 0x240 && ((op & 7) === 1 || (op & 7) === 3)) {
+    if (mem) return Cls.Other;
+    return aluReadsFlags((op >> 3) & 7) ? Cls.Other : Cls.Writer;
+  }
+  if (op >= 0x200 && op < 0x240 && (op & 7) === 5) return aluReadsFlags((op >> 3) & 7) ? Cls.Other : Cls.Writer;
+  if (op === 0x281 || op === 0x283) {
+    if (mem) return Cls.Other;
+    return aluReadsFlags((m >> 3) & 7) ? Cls.Other : Cls.Writer;
+  }
+  if (op === 0x285) return mem ? Cls.Other : Cls.Writer;
+  if (op === 0x2a9) return Cls.Writer;
+  if (op === 0x289 || op === 0x28b) return mem ? Cls.Other : Cls.Quiet;
+  if (op === 0x28d || (op >= 0x2b8 && op <= 0x2bf) || (op >= 0xb0 && op <= 0xb7) || op === 0x290 || op === 0x298 || op === 0x299) return Cls.Quiet;
+  if (op === 0x2c7 || op === 0x88 || op === 0x8a || op === 0xc6) return mem ? Cls.Other : Cls.Quiet;
+  if (op === 0x3b6 || op === 0x3b7 || op === 0x3be || op === 0x3bf) return mem ? Cls.Other : Cls.Quiet;
+  if (op === 0x2c1 || op === 0x2d1) {
+    if (mem) return Cls.Other;
+    const kind = (m >> 3) & 7;
+    const cnt = op === 0x2d1 ? 1 : ins[p + R_IMM]! & 31;
+    if (cnt === 0) return Cls.Quiet;
+    return kind >= 4 ? Cls.Writer : Cls.Other;
+  }
+  return Cls.Other;
+}
+
+/**
+ * Translates the `n` records at `p` (decoded at EIP `eip`, 32-bit code) to a function, or
+ * returns null when nothing in it would be translated inline.
+ */
+export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
+  const ins = c.ins;
+  // Flag liveness: a flag result is dead when a later register-only instruction overwrites all
+  // six flags and nothing between can fault or read them.
+  const cls: Cls[] = [];
+  for (let k = 0; k < n; k++) cls.push(classify(ins, p + k * REC));
+  const dead: boolean[] = new Array<boolean>(n).fill(false);
+  for (let k = 0; k < n; k++) {
+    const op = ins[p + k * REC]!;
+    if (cls[k] === Cls.Other && !isRotate(ins, p + k * REC) && !(op >= 0x240 && op <= 0x24f)) continue;
+    for (let j = k + 1; j < n; j++) {
+      if (cls[j] === Cls.Writer) { dead[k] = true; break; }
+      if (cls[j] !== Cls.Quiet) break;
+    }
+  }
+
+  const out: string[] = [];
+  // A run of records left to the interpreter: first index, record, EIP offset and length.
+  let pendK = 0, pendP = 0, pendD = 0, pendCount = 0;
+  const flush = (endsBlock: boolean): void => {
+    if (pendCount === 0) return;
+    out.push(`c.eip = ((E + ${pendD}) | 0);`);
+    if (endsBlock) {
+      out.push(`return ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
+    } else {
+      const q = `q${pendK}`;
+      out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
+      out.push(`if (${q} !== ${pendCount} || c.smc) return ${pendK} + ${q};`);
+    }
+    pendCount = 0;
+  };
+  let fs: FlagState = NONE;
+  let inline = 0;
+  let d = 0;
+  let ended = false;
+  for (let k = 0; k < n; k++) {
+    const P = p + k * REC;
+    const op = ins[P]!, m = ins[P + R_M]!, disp = ins[P + R_DISP]!, imm = ins[P + R_IMM]!;
+    const len = ins[P + R_LEN]!;
+    const ek = `((E + ${d}) | 0)`;
+    const nextOff = d + len;
+    const en = `((E + ${nextOff}) | 0)`;
+    const last = k === n - 1;
+    const mem = (m & M_MEM) !== 0;
+    const rm = m & 7, rg = (m >> 3) & 7, seg = (m >> 20) & 7;
+    const fault = `c.eip = ${ek};`;
+    const smcCheck = `if (c.smc) { c.eip = ${en}; return ${k + 1}; }`;
+    const cur: string[] = [];
+    const t = (s: string): void => { cur.push(s); };
+    const v = (name: string): string => `${name}${k}`;
+    let done = true;
+
+    /** ALU kind `kk` on locals a/b: code for the result, and the flag commit. */
+    const alu = (kk: number, a: string, b: string): { pre: string; res: string; commit: string } => {
+      const res = v('v');
+      let pre: string, commit: string;
+      switch (kk) {
+        case 0: pre = `const ${res} = (${a} + ${b}) | 0;`;
+          commit = `c.ccOp = ${CC_ADD}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = -1;`;
+          fs = { kind: 'add', a, b, res }; break;
+        case 2: case 3: {
+          const cf = v('cf');
+          pre = `const ${cf} = ${cfExpr(fs)}; const ${res} = (${a} ${kk === 2 ? '+' : '-'} ${b} ${kk === 2 ? '+' : '-'} ${cf}) | 0;`;
+          commit = `c.ccAux = ${cf}; c.ccOp = ${kk === 2 ? CC_ADC : CC_SBB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = -1;`;
+          fs = NONE; break;
+        }
+        case 1: case 4: case 6:
+          pre = `const ${res} = ${a} ${kk === 1 ? '|' : kk === 4 ? '&' : '^'} ${b};`;
+          commit = `c.ccOp = ${CC_LOGIC}; c.ccRes = ${res}; c.ccMask = -1;`;
+          fs = { kind: 'logic', a: '', b: '', res }; break;
+        default: pre = `const ${res} = (${a} - ${b}) | 0;`;
+          commit = `c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = -1;`;
+          fs = { kind: 'sub', a, b, res }; break;
+      }
+      if (dead[k]) commit = '';
+      return { pre, res, commit };
+    };
+
+    if (op >= 0x200 && op < 0x240 && ((op & 7) === 1 || (op & 7) === 3 || (op & 7) === 5)) {
+      // ALU r/m32,r32 ; r32,r/m32 ; EAX,imm32
+      const kk = (op >> 3) & 7, form = op & 7;
+      const a = v('a'), b = v('b');
+      if (form === 5) {
+        t(`const ${a} = r[0], ${b} = ${imm};`);
+        const x = alu(kk, a, b);
+        t(x.pre); t(x.commit);
+        if (kk !== 7) t(`r[0] = ${x.res};`);
+      } else if (form === 3) {
+        if (mem) { t(fault); t(`const ${b} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${b} = r[${rm}];`);
+        t(`const ${a} = r[${rg}];`);
+        const x = alu(kk, a, b);
+        t(x.pre); t(x.commit);
+        if (kk !== 7) t(`r[${rg}] = ${x.res};`);
+      } else if (!mem) {
+        t(`const ${a} = r[${rm}], ${b} = r[${rg}];`);
+        const x = alu(kk, a, b);
+        t(x.pre); t(x.commit);
+        if (kk !== 7) t(`r[${rm}] = ${x.res};`);
+      } else {
+        const o = v('o');
+        t(fault);
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = r[${rg}];`);
+        const x = alu(kk, a, b);
+        t(x.pre);
+        if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
+        t(x.commit);
+        if (kk !== 7) t(smcCheck);
+      }
+    } else if (op === 0x281 || op === 0x283) {
+      const kk = rg;
+      const a = v('a'), b = v('b');
+      if (!mem) {
+        t(`const ${a} = r[${rm}], ${b} = ${imm};`);
+        const x = alu(kk, a, b);
+        t(x.pre); t(x.commit);
+        if (kk !== 7) t(`r[${rm}] = ${x.res};`);
+      } else {
+        const o = v('o');
+        t(fault);
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = ${imm};`);
+        const x = alu(kk, a, b);
+        t(x.pre);
+        if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
+        t(x.commit);
+        if (kk !== 7) t(smcCheck);
+      }
+    } else if (op === 0x285 || op === 0x2a9) {
+      const a = v('a'), b = v('b');
+      if (op === 0x2a9) t(`const ${a} = r[0], ${b} = ${imm};`);
+      else if (mem) { t(fault); t(`const ${a} = ld32(c, ${seg}, ${eaExpr(m, disp)}), ${b} = r[${rg}];`); }
+      else t(`const ${a} = r[${rm}], ${b} = r[${rg}];`);
+      const x = alu(4, a, b);
+      t(x.pre); t(x.commit);
+    } else if (op === 0x289) {
+      if (mem) { t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, r[${rg}]);`); t(smcCheck); }
+      else t(`r[${rm}] = r[${rg}];`);
+    } else if (op === 0x28b) {
+      if (mem) { t(fault); t(`r[${rg}] = ld32(c, ${seg}, ${eaExpr(m, disp)});`); }
+      else t(`r[${rg}] = r[${rm}];`);
+    } else if (op === 0x2c7) {
+      if (mem) { t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, ${imm});`); t(smcCheck); }
+      else t(`r[${rm}] = ${imm};`);
+    } else if (op >= 0x2b8 && op <= 0x2bf) {
+      t(`r[${op & 7}] = ${imm};`);
+    } else if (op >= 0xb0 && op <= 0xb7) {
+      t(reg8Set(op & 7, `${imm}`));
+    } else if (op === 0x88) {
+      if (mem) { t(fault); t(`st8(c, ${seg}, ${eaExpr(m, disp)}, ${reg8Get(rg)});`); t(smcCheck); }
+      else t(reg8Set(rm, reg8Get(rg)));
+    } else if (op === 0x8a) {
+      if (mem) { t(fault); t(reg8Set(rg, `ld8(c, ${seg}, ${eaExpr(m, disp)})`)); }
+      else t(reg8Set(rg, reg8Get(rm)));
+    } else if (op === 0xc6) {
+      if (mem) { t(fault); t(`st8(c, ${seg}, ${eaExpr(m, disp)}, ${imm & 0xff});`); t(smcCheck); }
+      else t(reg8Set(rm, `${imm}`));
+    } else if (op === 0x28d) {
+      t(`r[${rg}] = ${eaExpr(m, disp)};`);
+    } else if (op === 0x2a1) {
+      t(fault); t(`r[0] = ld32(c, ${seg}, ${eaExpr(m, disp)});`);
+    } else if (op === 0x2a3) {
+      t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, r[0]);`); t(smcCheck);
+    } else if (op === 0x3b6 || op === 0x3be) {
+      const src = mem ? `ld8(c, ${seg}, ${eaExpr(m, disp)})` : reg8Get(rm);
+      if (mem) t(fault);
+      t(op === 0x3b6 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 24) >> 24;`);
+    } else if (op === 0x3b7 || op === 0x3bf) {
+      const src = mem ? `ld16(c, ${seg}, ${eaExpr(m, disp)})` : `(r[${rm}] & 65535)`;
+      if (mem) t(fault);
+      t(op === 0x3b7 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 16) >> 16;`);
+    } else if (op >= 0x240 && op <= 0x24f) {
+      const n0 = op & 7, a = v('a'), res = v('v'), cf = v('cf');
+      const inc = op < 0x248;
+      t(`const ${a} = r[${n0}], ${res} = (${a} ${inc ? '+' : '-'} 1) | 0;`);
+      if (!dead[k]) {
+        t(`const ${cf} = ${cfExpr(fs)};`);
+        t(`c.ccAux = ${cf}; c.ccOp = ${inc ? CC_INC : CC_DEC}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = 1; c.ccMask = -1;`);
+      }
+      t(`r[${n0}] = ${res};`);
+      fs = { kind: 'incdec', a, b: '1', res };
+    } else if (op === 0x290) {
+      // NOP
+    } else if (op === 0x299) {
+      t('r[2] = r[0] >> 31;');
+    } else if (op === 0x298) {
+      t('r[0] = (r[0] << 16) >> 16;');
+    } else if ((op === 0x2c1 || op === 0x2d1) && !mem && ((op === 0x2d1 ? 1 : imm & 31) !== 0) && rg !== 2 && rg !== 3) {
+      const cnt = op === 0x2d1 ? 1 : imm & 31;
+      const a = v('a'), res = v('v');
+      t(`const ${a} = r[${rm}];`);
+      switch (rg) {
+        case 0: case 1: {
+          // ROL/ROR: CF and OF only.
+          t(rg === 0 ? `const ${res} = (${a} << ${cnt}) | (${a} >>> ${32 - cnt});` : `const ${res} = (${a} >>> ${cnt}) | (${a} << ${32 - cnt});`);
+          if (!dead[k]) {
+            const cf = rg === 0 ? `(${res} & 1)` : `((${res} >>> 31) & 1)`;
+            const of = rg === 0 ? `(((${res} >>> 31) & 1) ^ (${res} & 1))` : `(((${res} >>> 31) ^ (${res} >>> 30)) & 1)`;
+            t(`c.setArith((c.getArith() & ~2049) | ${cf} | (${of} << 11));`);
+          }
+          fs = NONE;
+          break;
+        }
+        case 4: case 6: // SHL
+          t(`const ${res} = ${a} << ${cnt};`);
+          if (!dead[k]) t(`c.ccOp = ${CC_SHIFT}; c.ccRes = ${res}; c.ccAux = ((${a} >>> ${32 - cnt}) & 1) | ((((${res} >>> 31) ^ (${a} >>> ${32 - cnt})) & 1) << 11); c.ccMask = -1;`);
+          fs = { kind: 'shift', a: '', b: '', res };
+          break;
+        case 5: // SHR
+          t(`const ${res} = ${a} >>> ${cnt} | 0;`);
+          if (!dead[k]) t(`c.ccOp = ${CC_SHIFT}; c.ccRes = ${res}; c.ccAux = ((${a} >>> ${cnt - 1}) & 1) | ((((${a} >>> ${cnt - 1}) >>> 31) & 1) << 11); c.ccMask = -1;`);
+          fs = { kind: 'shift', a: '', b: '', res };
+          break;
+        default: // SAR
+          t(`const ${res} = ${a} >> ${cnt};`);
+          if (!dead[k]) t(`c.ccOp = ${CC_SHIFT}; c.ccRes = ${res}; c.ccAux = (${a} >> ${cnt - 1}) & 1; c.ccMask = -1;`);
+          fs = { kind: 'shift', a: '', b: '', res };
+          break;
+      }
+      t(`r[${rm}] = ${res};`);
+    } else if (op >= 0x250 && op <= 0x257) {
+      const val = v('a'), sp = v('s');
+      t(fault);
+      t(`const ${val} = r[${op & 7}];`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${val}); r[4] = ${sp}; } else c.push32(${val});`);
+      t(smcCheck);
+    } else if (op === 0x268 || op === 0x26a) {
+      const sp = v('s');
+      t(fault);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${imm}); r[4] = ${sp}; } else c.push32(${imm});`);
+      t(smcCheck);
+    } else if (op >= 0x258 && op <= 0x25f) {
+      const sp = v('s'), val = v('a');
+      t(fault);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${val} = ld32(c, 2, ${sp}); r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
+    } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
+      const cc = op & 0xf;
+      const tgt = v('t');
+      t(`if (${condExpr(fs, cc)}) { const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt}; } else c.eip = ${en};`);
+      t(`return ${k + 1};`);
+      ended = true;
+    } else if (op === 0x2eb || op === 0x2e9) {
+      const tgt = v('t');
+      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt};`);
+      t(`return ${k + 1};`);
+      ended = true;
+    } else if (op === 0x2e8) {
+      const tgt = v('t'), sp = v('s');
+      t(fault);
+      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+      t(`c.eip = ${tgt}; return ${k + 1};`);
+      ended = true;
+    } else if (op === 0x2c3) {
+      const tgt = v('t'), sp = v('s');
+      t(fault);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; return ${k + 1}; }`);
+      done = false;
+    } else {
+      done = false;
+    }
+    if (done) {
+      inline++;
+      flush(false);
+      out.push(...cur);
+    } else {
+      // The interpreter runs this record (it computes nextEip and moves EIP on), together with
+      // the untranslated ones right after it.
+      if (cur.length > 0) { flush(false); out.push(...cur); }
+      if (pendCount === 0) { pendK = k; pendP = P; pendD = d; }
+      pendCount++;
+      fs = NONE;
+      if (last) { flush(true); ended = true; }
+    }
+    d = nextOff;
+  }
+  if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(`return ${n};`); }
+  if (inline < 2 || inline * 2 < n) return null;
+  const body = `const { ld32, st32, ld8, st8, ld16, execBlock } = H;\n` +
+    `return function jitBlock(c) {\nconst r = c.regs, E = c.eip;\n${out.join('\n')}\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
+  return factory(HELPERS);
+}
+
+function isRotate(ins: Int32Array, p: number): boolean {
+  const op = ins[p]!, m = ins[p + R_M]!;
+  return (op === 0x2c1 || op === 0x2d1) && (m & M_MEM) === 0 && ((m >> 3) & 7) < 2 &&
+    (op === 0x2d1 || (ins[p + R_IMM]! & 31) !== 0);
+}
+
+/** CF before the current instruction, from what is known statically or from the CPU. */
+function cfExpr(fs: FlagState): string {
+  switch (fs.kind) {
+    case 'sub': return `((${fs.a} >>> 0) < (${fs.b} >>> 0) ? 1 : 0)`;
+    case 'logic': return '0';
+    case 'add': return `((${fs.res} >>> 0) < (${fs.a} >>> 0) ? 1 : 0)`;
+    default: return 'c.getCF()';
+  }
+}
+
+/** Condition `cc` (Jcc low nibble) as a JS boolean expression. */
+function condExpr(fs: FlagState, cc: number): string {
+  const neg = (cc & 1) !== 0;
+  let e: string | null = null;
+  const c = cc >> 1;
+  switch (fs.kind) {
+    case 'sub':
+      switch (c) {
+        case 0: e = `((${fs.a} ^ ${fs.b}) & (${fs.a} ^ ${fs.res})) < 0`; break;
+        case 1: e = `(${fs.a} >>> 0) < (${fs.b} >>> 0)`; break;
+        case 2: e = `${fs.a} === ${fs.b}`; break;
+        case 3: e = `(${fs.a} >>> 0) <= (${fs.b} >>> 0)`; break;
+        case 4: e = `${fs.res} < 0`; break;
+        case 6: e = `${fs.a} < ${fs.b}`; break;
+        case 7: e = `${fs.a} <= ${fs.b}`; break;
+        default: break;
+      }
+      break;
+    case 'logic':
+      switch (c) {
+        case 0: case 1: e = 'false'; break;
+        case 2: case 3: e = `${fs.res} === 0`; break;
+        case 4: case 6: e = `${fs.res} < 0`; break;
+        case 7: e = `${fs.res} <= 0`; break;
+        default: break;
+      }
+      break;
+    case 'add': case 'incdec': case 'shift':
+      if (c === 2) e = `${fs.res} === 0`;
+      else if (c === 4) e = `${fs.res} < 0`;
+      break;
+    default: break;
+  }
+  if (e === null) return `${neg ? '!' : ''}c.cond(${cc & ~1})`;
+  return neg ? `!(${e})` : `(${e})`;
+}

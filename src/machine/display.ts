@@ -1,0 +1,51 @@
+// The display adapter: `--vga std|cirrus|none`. The std VGA is a PCI function in slot 2 (where
+// QEMU's pc puts its VGA), claiming the legacy VGA ports, the DISPI ports and the 0xA0000
+// window; its option ROM is SeaBIOS's vgabios-stdvga.bin from Debian's seabios package.
+
+import { readFileSync } from 'node:fs';
+import { StdVga } from '../devices/display/std-vga.js';
+import { LocalVram } from '../devices/display/vga-memory.js';
+import type { BuiltDevice, FactoryContext } from './build.js';
+import type { MachineDescription } from './description.js';
+
+/** Display adapters `--vga` names. */
+export type VgaKind = 'std' | 'cirrus' | 'none';
+export const VGA_KINDS: readonly VgaKind[] = ['std', 'cirrus', 'none'];
+
+/** The std VGA's video memory (QEMU's default vgamem_mb=16). */
+export const STD_VGA_VRAM_BYTES = 16 * 1024 * 1024;
+/** Its option ROM. */
+export const STD_VGA_ROM = '/usr/share/seabios/vgabios-stdvga.bin';
+/** The legacy window's guest-physical base. */
+export const VGA_WINDOW_BASE = 0xa0000;
+/** The display device's id in the machine. */
+export const VGA_ID = 'vga';
+const VGA_SLOT = 2;
+
+/** Video memory a VGA kind needs (0: none). */
+export function vramBytesFor(kind: VgaKind): number {
+  return kind === 'std' ? STD_VGA_VRAM_BYTES : 0;
+}
+
+/** `desc` with the display adapter `kind` added; a host error for a kind not built yet. */
+export function withVga(desc: MachineDescription, kind: VgaKind): MachineDescription {
+  if (kind === 'none') return desc;
+  if (kind === 'cirrus') throw new Error('--vga cirrus is not yet supported (use std or none)');
+  if (desc.devices.some((d) => d.pci?.slot === VGA_SLOT)) throw new Error(`machine ${desc.name}: PCI slot ${VGA_SLOT} is taken, no room for the VGA`);
+  // Before the NICs (withNics picks free slots from 3 on) and after the PCI host.
+  return { ...desc, devices: [...desc.devices, { device: 'std-vga', id: VGA_ID, ports: [0x3b0, 0x1ce], pci: { slot: VGA_SLOT, fn: 0 } }] };
+}
+
+/** Builds the std VGA over the machine's VRAM (or VRAM of its own, reached only as MMIO). */
+export function stdVgaFactory(ctx: FactoryContext): BuiltDevice {
+  let rom: Uint8Array;
+  try {
+    rom = new Uint8Array(readFileSync(STD_VGA_ROM));
+  } catch (e) {
+    throw new Error(`${ctx.entry.id}: cannot read the VGA BIOS ${STD_VGA_ROM} (Debian package seabios): ${(e as Error).message}`);
+  }
+  const vram = ctx.vram ?? new LocalVram(STD_VGA_VRAM_BYTES);
+  const d = new StdVga(ctx.entry.id, vram, rom, ctx.clock);
+  ctx.mmio.map(VGA_WINDOW_BASE, d.memory.region);
+  return { device: d, regions: [d.regs.region, d.dispiRegion], pciFunction: d };
+}

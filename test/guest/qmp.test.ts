@@ -1,0 +1,101 @@
+// The QMP monitor on a real guest: `hvm run --qmp unix:…` boots the default Debian guest (soft
+// CPU, an e1000 on the user-mode NAT) and a QMP client drives it the way a QEMU user's tools
+// would. What is asserted is what the guest did: no console echo while stopped, the echo after
+// cont, the e1000's carrier as Linux reports it after set_link, and the guest's own ACPI
+// power-off after system_powerdown — then SHUTDOWN and exit status 0.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../support/asm.js';
+import { guestSkip, until } from '../support/guest.js';
+import { QmpClient } from '../../src/control/qmp-client.js';
+
+const skip = guestSkip;
+
+/**
+ * Waits until the carrier of eth0 is not `from` (bounded) and prints it after `tag`. The tag is
+ * split by quotes in the command line, so the shell's echo of what was typed never contains it.
+ */
+const carrierWait = (from: 0 | 1, tag: string): string =>
+  `i=0; while [ "$(cat /sys/class/net/eth0/carrier)" = ${from} ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; echo "${tag.slice(0, 3)}""${tag.slice(3)}-$(cat /sys/class/net/eth0/carrier)"\n`;
+
+test('QMP on the default guest: status, stop/cont hold the console, set_link, system_powerdown', { skip, timeout: 900_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hvm-qmp-guest-'));
+  const sock = join(dir, 'qmp.sock');
+  const hvm = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--accel', 'soft',
+    '--nic', 'user,model=e1000', '--qmp', `unix:${sock},server,nowait`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  hvm.stdout!.on('data', (b: Buffer) => { out += b.toString('latin1'); });
+  hvm.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((r) => hvm.once('exit', (c) => r(c)));
+  const both = (): string => `${out}\n--- stderr ---\n${err}`;
+  const type = (s: string): void => { hvm.stdin!.write(s); };
+  // Kernel messages (the e1000's link lines) may follow the prompt: look for a prompt after `marker`.
+  const promptAfter = (marker: string): Promise<void> =>
+    until(() => { const i = out.lastIndexOf(marker); return i >= 0 && out.indexOf('hvm# ', i) >= 0; }, 30_000, `the prompt after ${marker}`, both);
+  let qmp: QmpClient | null = null;
+  try {
+    await until(() => existsSync(sock) || hvm.exitCode !== null, 60_000, 'the QMP socket', both);
+    qmp = await QmpClient.connect(sock);
+    const q = qmp;
+    await until(() => /HVM-GUEST-READY[\s\S]*hvm# /.test(out), 480_000, 'the guest shell prompt', both);
+    assert.deepEqual(await q.execute('query-status'), { status: 'running', singlestep: false, running: true });
+
+    // The e1000's cable is in: Linux reports carrier 1 once the interface is up.
+    type('modprobe e1000; i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; ' +
+      `ifconfig eth0 up; ${carrierWait(0, 'CARRIER-UP')}`);
+    await until(() => /CARRIER-UP-[\d\r\n]/.test(out), 180_000, 'the carrier after ifconfig up', both);
+    assert.match(out, /CARRIER-UP-1/, both());
+    await promptAfter('CARRIER-UP-');
+
+    // stop: the vCPU is held, so the console echoes nothing, not even the typed characters.
+    await q.execute('stop');
+    await q.waitEvent('STOP', 5000);
+    assert.deepEqual(await q.execute('query-status'), { status: 'paused', singlestep: false, running: false });
+    assert.equal(await q.execute('human-monitor-command', { 'command-line': 'info status' }), 'VM status: paused\r\n');
+    await new Promise((r) => setTimeout(r, 300)); // output already on its way from the device model
+    const before = out.length;
+    type('echo MARK-$((6*7))\n');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(out.slice(before), '', 'the console printed nothing while the VM was stopped');
+
+    // cont: the guest takes the input it was given and answers.
+    await q.execute('cont');
+    await q.waitEvent('RESUME', 5000);
+    await until(() => out.slice(before).includes('MARK-42'), 120_000, 'the command typed while stopped to run after cont', both);
+    assert.deepEqual(await q.execute('query-status'), { status: 'running', singlestep: false, running: true });
+
+    // set_link: the guest's driver sees the cable go and come back.
+    await promptAfter('MARK-42');
+    await q.execute('set_link', { name: 'nic0', up: false });
+    type(carrierWait(1, 'CARRIER-DOWN'));
+    await until(() => /CARRIER-DOWN-[\d\r\n]/.test(out), 120_000, 'the carrier after set_link down', both);
+    assert.match(out, /CARRIER-DOWN-0/, both());
+    await promptAfter('CARRIER-DOWN-');
+    await q.execute('set_link', { name: 'nic0', up: true });
+    type(carrierWait(0, 'CARRIER-BACK'));
+    await until(() => /CARRIER-BACK-[\d\r\n]/.test(out), 120_000, 'the carrier after set_link up', both);
+    assert.match(out, /CARRIER-BACK-1/, both());
+
+    // system_powerdown: the ACPI power button; the guest's acpid powers it off.
+    const n = q.events.length;
+    await q.execute('system_powerdown');
+    await q.waitEvent('POWERDOWN', 5000, n);
+    const shutdown = await q.waitEvent('SHUTDOWN', 180_000, n);
+    assert.deepEqual(shutdown.data, { guest: true, reason: 'guest-shutdown' });
+    let timer: NodeJS.Timeout | undefined;
+    const status = await Promise.race([exited, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), 60_000); })]);
+    clearTimeout(timer);
+    assert.equal(status, 0, both());
+    assert.match(out, /power button: powering off/, 'the guest shut itself down on the button');
+    assert.equal(existsSync(sock), false, 'the socket is removed when hvm exits');
+  } finally {
+    qmp?.close();
+    if (hvm.exitCode === null) hvm.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,135 @@
+// The default Linux guest with the std VGA, driven through hvm's VNC server by an RFB client:
+// keys typed over VNC reach a shell on tty1 through the PS/2 keyboard (the guest's atkbd), the
+// command's effect shows on COM1 and its echo on the VGA screen; the client's framebuffer equals
+// the Vm's own frame pixel for pixel; and pointer motion arrives in the guest as PS/2 mouse
+// packets (psmouse reads them as an IntelliMouse; the guest prints /dev/input/mice to COM1).
+//
+// psmouse is a module in Debian's kernel: the mouse half runs when the guest image carries it
+// (hvm.modules=psmouse) or when HVM_TEST_PSMOUSE_KO names a psmouse.ko for the guest's kernel,
+// which is then appended to the initramfs.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { Vm, type BootLoader } from '../../src/hypervisor/vm.js';
+import { loadLinux } from '../../src/firmware/boot.js';
+import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
+import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { machines } from '../../src/machine/pc.js';
+import { CpioWriter } from '../../src/guest/cpio.js';
+import { VncServer } from '../../src/ui/vnc-server.js';
+import { RfbClient } from '../support/rfb-client.js';
+import { defaultGuest, guestSkip, until } from '../support/guest.js';
+
+const psmouseKo = process.env['HVM_TEST_PSMOUSE_KO'];
+const imageHasPsmouse = defaultGuest !== null && existsSync(defaultGuest.kernel) && (() => {
+  try {
+    const manifest = JSON.parse(readFileSync(defaultGuest.kernel.replace(/[^/]*$/, 'manifest.json'), 'utf8')) as { modules?: string[] };
+    return (manifest.modules ?? []).some((m) => /\/psmouse\.ko/.test(m));
+  } catch { return false; }
+})();
+const mouseSkip = psmouseKo !== undefined && existsSync(psmouseKo) ? false : imageHasPsmouse ? false
+  : 'psmouse is not in the guest image (set HVM_TEST_PSMOUSE_KO=path/to/psmouse.ko to test the mouse)';
+
+/** The default guest with the VGA text screen described in boot_params, and psmouse.ko appended if given. */
+function loader(cmdline: string): BootLoader {
+  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
+  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
+  let initrd: Uint8Array = new Uint8Array(readFileSync(defaultGuest.initrd));
+  if (psmouseKo !== undefined && existsSync(psmouseKo)) {
+    // Linux unpacks concatenated initramfs archives in order (zero padding between them is skipped).
+    const w = new CpioWriter();
+    w.add({ kind: 'file', path: 'psmouse.ko', data: readFileSync(psmouseKo), mode: 0o644 });
+    const pad = (4 - (initrd.length % 4)) % 4;
+    initrd = Buffer.concat([initrd, Buffer.alloc(pad), gzipSync(w.finish())]);
+  }
+  const elf = extractVmlinux(kernel);
+  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
+  const machine = machines['pc']!;
+  return (ram, cpus) => [loadLinux(ram, {
+    kernel, initrd, cmdline, cpus, vgaText: true, ...(vmlinux !== undefined ? { vmlinux } : {}),
+    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
+  }).state];
+}
+
+// /dev/console is tty0 (the last console=), so markers go to COM1 explicitly.
+const SCRIPT = `
+S=/dev/ttyS0
+if [ -e /psmouse.ko ]; then insmod /psmouse.ko; else modprobe psmouse 2>/dev/null; fi
+sleep 1
+echo "MOUSE-DEV $(grep -o 'Name=.*PS/2.*' /proc/bus/input/devices | grep -v -i keyboard)" > $S
+if grep -q 'PS/2.*Mouse' /proc/bus/input/devices; then
+  ( exec 3</dev/input/mice; n=0; while [ $n -lt 50 ]; do echo "MOUSE:$(dd bs=3 count=1 <&3 2>/dev/null | od -An -tx1)" > $S; n=$((n+1)); done ) &
+fi
+sh -i </dev/tty1 >/dev/tty1 2>&1 &
+sleep 1
+echo HVM-INPUT-READY > $S
+sleep 900
+`;
+
+test('VNC: typing reaches the guest shell through the PS/2 keyboard; the screen and pointer follow', { skip: guestSkip, timeout: 900_000 }, async (t) => {
+  const cmdline = 'console=ttyS0 console=tty0 quiet lpj=1000000 tsc_early_khz=1000000 cryptomgr.notests ' +
+    `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
+  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: 'std', boot: loader(cmdline) });
+  let serial = '';
+  vm.on('serial', (_id: string, b: Uint8Array) => { serial += Buffer.from(b).toString('latin1'); });
+  const vnc = await VncServer.listen(vm, { port: 0 });
+  await vm.start();
+  let client: RfbClient | null = null;
+  const show = (): string => `serial:\n${serial.slice(-2500)}`;
+  try {
+    await until(() => serial.includes('HVM-INPUT-READY'), 600_000, 'the guest script to start the tty1 shell', show);
+    client = await RfbClient.connect(vnc.port);
+    client.setEncodings([6, 0, -223]);
+    client.requestUpdate(false);
+    await client.readUpdate();
+
+    await t.test('keys typed over VNC run a command in the tty1 shell', async () => {
+      client!.type('echo KBD-$((6*7))-OK >/dev/ttyS0\n');
+      await until(() => /KBD-42-OK/.test(serial), 120_000, 'the typed command\'s output on COM1', show);
+      client!.type('echo SCREEN-$((7*6))\n');
+      let text = '';
+      for (let n = 0; n < 480 && !text.includes('SCREEN-42'); n++) {
+        text = (await vm.refreshDisplay()).text ?? '';
+        if (!text.includes('SCREEN-42')) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.match(text, /^SCREEN-42$/m, `the echo on the VGA screen:\n${text}`);
+      assert.ok(text.includes('echo KBD-$((6*7))-OK >/dev/ttyS0'), `the typed line (shifted symbols too) echoed on tty1:\n${text}`);
+    });
+
+    await t.test('the VNC client sees the Vm\'s frame pixel for pixel', async () => {
+      let same = false;
+      let last = '';
+      for (let attempt = 0; attempt < 10 && !same; attempt++) {
+        // The cursor blinks: take the two views close together and retry on a mismatch.
+        const f = await vm.refreshDisplay();
+        client!.requestUpdate(false);
+        await client!.readUpdate();
+        const c = client!.screen;
+        last = `${c.width}x${c.height} vs ${f.width}x${f.height}`;
+        if (c.width !== f.width || c.height !== f.height) continue;
+        let diff = 0;
+        for (let i = 0; i < f.pixels.length; i++) if (c.pixels[i] !== f.pixels[i]) diff++;
+        last += `, ${diff} pixels differ`;
+        same = diff === 0;
+      }
+      assert.ok(same, last);
+    });
+
+    await t.test('pointer motion arrives as PS/2 packets (/dev/input/mice)', { skip: mouseSkip }, async () => {
+      assert.match(serial, /MOUSE-DEV .*ImPS\/2/, 'psmouse found the IntelliMouse (the 200,100,80 knock)');
+      client!.pointer(100, 100);
+      client!.pointer(110, 105);
+      await until(() => /MOUSE: 28 0a fb/.test(serial), 60_000, 'a packet: right 10, down 5', show);
+      client!.pointer(110, 105, 1);
+      await until(() => /MOUSE: 09 00 00/.test(serial), 60_000, 'left button down', show);
+      client!.pointer(90, 125, 0);
+      await until(() => /MOUSE: 38 ec ec/.test(serial), 60_000, 'left up, moved left 20 and down 20', show);
+    });
+  } finally {
+    client?.close();
+    await vnc.close();
+    await vm.stop().catch(() => {});
+  }
+});
