@@ -13,6 +13,7 @@
 //   npm run bench -- net        HVM_BENCH_QUICK=1: 1 MiB per direction instead of 8 MiB
 //                               HVM_BENCH_ENGINES=hvm,qemu   HVM_BENCH_CARDS=e1000,rtl8139
 //                               HVM_BENCH_TIMEOUT=seconds per engine run (default 1800)
+//                               HVM_BENCH_PCAP=DIR captures hvm's NIC traffic there
 //
 // Exits non-zero only if hvm itself fails to run the work.
 
@@ -30,6 +31,8 @@ const PINGS = QUICK ? 5 : 20;
 const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1800);
 const GUEST_RX_PORT = 5002;
 const EXIT_MARKER = 'HVM-CMD-EXIT=';
+/** HVM_BENCH_PCAP=DIR: hvm's NIC traffic is captured to DIR/hvm-CARD.pcap (for looking into a slow run). */
+const PCAP_DIR = process.env['HVM_BENCH_PCAP'];
 
 type Card = 'e1000' | 'rtl8139';
 
@@ -173,7 +176,7 @@ async function main(): Promise<number> {
   const cards = (process.env['HVM_BENCH_CARDS'] ?? 'e1000,rtl8139').split(',').map((s) => s.trim()).filter((c): c is Card => c === 'e1000' || c === 'rtl8139');
   const hvm = (card: Card) => (_h: number, fwd: number, append: string): string[] => [join(repoRoot, 'bin/hvm.js'), 'run', '--accel', 'soft', '--quiet',
     '-m', '256M', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', append,
-    '--nic', `user,model=${card}${card === 'rtl8139' ? ',rev=0x20' : ''},hostfwd=tcp:127.0.0.1:${fwd}-:${GUEST_RX_PORT}`];
+    '--nic', `user,model=${card}${card === 'rtl8139' ? ',rev=0x20' : ''},hostfwd=tcp:127.0.0.1:${fwd}-:${GUEST_RX_PORT}${PCAP_DIR !== undefined ? `,pcap=${join(PCAP_DIR, `hvm-${card}.pcap`)}` : ''}`];
   const qemu = (card: Card) => (_h: number, fwd: number, append: string): string[] => ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none',
     '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', append,
     '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${fwd}-:${GUEST_RX_PORT}`, '-device', `${card},netdev=n0`];

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { QmpMonitor, type QmpTarget } from '../src/control/qmp-monitor.js';
 import { QmpServer, parseQmpSpec, QMP_MAX_CLIENTS } from '../src/control/qmp-server.js';
 import { QmpClient, QmpReplyError } from '../src/control/qmp-client.js';
-import { QMP_MAX_MESSAGE_BYTES } from '../src/control/qmp-stream.js';
+import { QMP_MAX_MESSAGE_BYTES, QmpStreamSplitter, type QmpFrame } from '../src/control/qmp-stream.js';
 import type { VmExit } from '../src/hypervisor/vm.js';
 
 /** Records what the monitor asked of the VM. */
@@ -410,4 +410,32 @@ test('close() does not wait on a client that never closes its side', async () =>
   await s.close();
   assert.ok(Date.now() - t0 < 5000, `close took ${Date.now() - t0} ms`);
   raw.destroy();
+});
+
+test('the framer gives the same frames however the stream is cut (seeded)', () => {
+  const stream = Buffer.from('{"execute":"a","arguments":{"s":"}{\\"]["}}[1,{"x":[]}] 42 "q}" {\'k\':\'v}\'}\n' +
+    '{"execute":"b"}{"execute":"c","id":"\u00e9"} nul\r\n}{"z":1}\ttrue ', 'utf8');
+  const whole: QmpFrame[] = [];
+  const ref = new QmpStreamSplitter();
+  ref.push(stream, whole);
+  ref.end(whole);
+  assert.deepEqual(whole.map((f) => f.kind === 'json' ? f.text : `error: ${f.desc}`), [
+    '{"execute":"a","arguments":{"s":"}{\\"]["}}', '[1,{"x":[]}]', '42', '"q}"', "{'k':'v}'}",
+    '{"execute":"b"}', '{"execute":"c","id":"\u00e9"}', "error: JSON parse error, invalid keyword 'nul'",
+    'error: JSON parse error, expecting value', '{"z":1}', 'true',
+  ]);
+  const seed = Number(process.env['HVM_SEED'] ?? Date.now() % 1e9);
+  let x = seed >>> 0 || 1;
+  const rnd = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+  for (let round = 0; round < 200; round++) {
+    const got: QmpFrame[] = [];
+    const sp = new QmpStreamSplitter();
+    for (let at = 0; at < stream.length;) {
+      const n = 1 + (rnd() % 7);
+      sp.push(stream.subarray(at, at + n), got);
+      at += n;
+    }
+    sp.end(got);
+    assert.deepEqual(got, whole, `seed ${seed} round ${round}`);
+  }
 });

@@ -146,10 +146,9 @@ function drivesFor(o: RunOptions): DriveSpec[] {
 
 /** The network cards --nic asks for (none by default). */
 /** `--vga`: the display adapter. */
-function vgaFor(o: RunOptions): 'std' | 'none' {
+function vgaFor(o: RunOptions): 'std' | 'cirrus' | 'none' {
   const v = o.vga ?? 'none';
-  if (v === 'std' || v === 'none') return v;
-  if (v === 'cirrus') throw new UsageError('--vga cirrus is not yet supported (use std or none)');
+  if (v === 'std' || v === 'cirrus' || v === 'none') return v;
   throw new UsageError(`--vga: "${v}" is not std, cirrus or none`);
 }
 
@@ -245,7 +244,7 @@ async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<B
     const { state } = loadLinux(ram, {
       kernel, cmdline, cpus, ...(initrd ? { initrd } : {}), ...(vmlinux ? { vmlinux } : {}),
       ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-      ...(o.vga === 'std' ? { vgaText: true } : {}),
+      ...(o.vga !== undefined && o.vga !== 'none' ? { vgaText: true } : {}), // any VGA starts in 80x25 text
     });
     return [state, ...Array.from({ length: cpus - 1 }, () => state)];
   };

@@ -254,8 +254,10 @@ export class QmpMonitor {
     try {
       await t.changeMedia(device, file);
     } catch (e) {
+      // Vm.changeMedia says "no drive ID (this VM has: …)"; QEMU's class and text, keeping the list.
       const msg = (e as Error).message;
-      if (/\bno (such )?(drive|device)\b|not found/i.test(msg)) throw new QmpError('DeviceNotFound', `Device '${device}' not found`);
+      const unknown = /^no (?:such )?(?:drive|device) \S+(.*)$/i.exec(msg);
+      if (unknown) throw new QmpError('DeviceNotFound', `Device '${device}' not found${unknown[1] ?? ''}`);
       throw new QmpError('GenericError', msg);
     }
   }

@@ -17,12 +17,15 @@ import { irqLinesFor } from './irq.js';
 import { vramShareFor } from './vram.js';
 import { VGA_ID, withVga } from '../machine/display.js';
 import { StdVga } from '../devices/display/std-vga.js';
+import { CirrusVga } from '../devices/display/cirrus-vga.js';
 import type { EthernetPort } from '../net/ethernet.js';
 import { openNicBackend } from '../net/nic.js';
 import { nicId, withNics } from '../machine/nics.js';
 import { openDrive, type BlockBackend } from '../block/block.js';
 import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
 import type { DriveSpec } from '../hypervisor/messages.js';
+import { PiixIde } from '../devices/ide/piix-ide.js';
+import { changeMedia } from './media-change.js';
 
 /** Opens every drive (closing those already open if one fails). */
 async function openDrives(specs: readonly DriveSpec[]): Promise<IdeDriveConfig[]> {
@@ -137,7 +140,7 @@ port.on('message', (m: ToDeviceModel) => {
     case 'display-refresh': {
       // The renderer runs here, on the device model's thread, between ioreq slices.
       const vga = machine?.devices.get(VGA_ID);
-      if (vga instanceof StdVga) {
+      if (vga instanceof StdVga || vga instanceof CirrusVga) {
         const f = vga.refresh(m.full);
         post({ kind: 'display-frame', width: f.width, height: f.height, surface: f.surface, rects: f.rects, text: f.text });
       } else {
@@ -159,6 +162,13 @@ port.on('message', (m: ToDeviceModel) => {
     case 'input-pointer':
       inputDevice()?.sendPointer(m.dx, m.dy, m.dz, m.buttons);
       break;
+    case 'change-media': {
+      const ide = machine?.devices.get('ide');
+      void changeMedia(ide instanceof PiixIde ? ide : null, openBackends, m.id, m.file).then(
+        () => post({ kind: 'change-media-done', seq: m.seq, error: null }),
+        (e: Error) => post({ kind: 'change-media-done', seq: m.seq, error: e.message }));
+      break;
+    }
     case 'reset':
       machine?.reset();
       post({ kind: 'reset-done' });

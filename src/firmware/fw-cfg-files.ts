@@ -47,8 +47,9 @@ export function populateFwCfg(fw: FwCfg, c: FwCfgContent): void {
   fw.addItem(FW_CFG_BOOT_MENU, le(2, 0));
   fw.addFile('etc/e820', fwCfgE820(c.layout));
   fw.addFile('etc/boot-fail-wait', le(4, BOOT_FAIL_WAIT_NEVER));
-  // No machine here has a display adapter yet: SeaBIOS's text screen goes to the first serial
-  // port (its "sercon"), as under QEMU with no VGA. (A VGA model will make this conditional.)
+  // SeaBIOS's text screen goes to the first serial port (its "sercon"), as under QEMU with no
+  // VGA. With a VGA it still does: SeaBIOS 1.16's sercon then runs in split mode, passing int 10h
+  // to the VGA BIOS and mirroring the text on the serial port, so serial consoles keep working.
   const com1 = c.machine.devices.find((e) => e.device === 'uart16550');
   if (com1 !== undefined) fw.addFile('etc/sercon-port', le(2, com1.ports[0]!));
   if (c.bootOrder !== undefined && c.bootOrder.length > 0) {

@@ -33,7 +33,7 @@ export const BOOT_MEDIA_APPEND = 'console=ttyS0 cryptomgr.notests';
 export interface BootMediaOptions {
   /** Kernel command line (default BOOT_MEDIA_APPEND). */
   append?: string;
-  /** Cache directory (default: `boot-media` beside the guest's kernel). */
+  /** Cache directory (default: `boot-media/<hash of the command line>` beside the guest's kernel). */
   cacheDir?: string;
   force?: boolean;
   log?: (line: string) => void;
@@ -136,8 +136,8 @@ const MISSING = 'building the boot media needs Debian\'s syslinux, syslinux-comm
 export async function buildBootMedia(guest: GuestImage, opts: BootMediaOptions = {}): Promise<BootMedia> {
   const append = opts.append ?? BOOT_MEDIA_APPEND;
   const log = opts.log ?? ((): void => {});
-  const cacheDir = opts.cacheDir ?? join(dirname(guest.kernel), 'boot-media');
   const config = syslinuxConfig(append);
+  const cacheDir = opts.cacheDir ?? join(dirname(guest.kernel), 'boot-media', createHash('sha256').update(append).digest('hex').slice(0, 12));
   const key = createHash('sha256')
     .update(`${BOOT_MEDIA_FORMAT}\n${sha256File(guest.kernel)}\n${sha256File(guest.initrd)}\n${config}`)
     .digest('hex');

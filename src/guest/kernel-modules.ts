@@ -19,6 +19,8 @@ export const DEFAULT_MODULES: readonly string[] = [
   'evdev',
   // The std VGA's DRM driver (hvm.modules=bochs): drm, drm_kms_helper, ttm, drm_vram_helper come with it.
   'bochs',
+  // The Cirrus CL-GD5446's DRM driver (hvm.modules=cirrus; drivers/gpu/drm/tiny/cirrus.ko).
+  'cirrus',
 ];
 
 /** Kernel module names treat '-' and '_' alike (modprobe's rule). */

@@ -34,7 +34,7 @@ export interface DriveSpec {
 
 /** Main → device model. */
 export type ToDeviceModel =
-  | { kind: 'init'; shared: SharedVm; machine: string; drives: DriveSpec[]; nics?: NicSpec[]; vga?: 'std' | 'none' }
+  | { kind: 'init'; shared: SharedVm; machine: string; drives: DriveSpec[]; nics?: NicSpec[]; vga?: 'std' | 'cirrus' | 'none' }
   /** Draw the screen: what changed since the last refresh, or everything when `full`. */
   | { kind: 'display-refresh'; full: boolean }
   | { kind: 'chardev-in'; id: string; bytes: Uint8Array }
@@ -46,6 +46,8 @@ export type ToDeviceModel =
   | { kind: 'input-key'; code: number; down: boolean }
   /** Host pointer motion: dy positive = down, dz wheel clicks (positive = down), buttons bit 0 left, 1 right, 2 middle. */
   | { kind: 'input-pointer'; dx: number; dy: number; dz: number; buttons: number }
+  /** The host changes a CD-ROM's medium (`file` null: eject); answered by 'change-media-done'. */
+  | { kind: 'change-media'; seq: number; id: string; file: string | null }
   | { kind: 'reset' }
   | { kind: 'stop' };
 
@@ -63,6 +65,8 @@ export type FromDeviceModel =
   | { kind: 'display-frame'; width: number; height: number; surface: SharedArrayBuffer; rects: number[]; text: string | null }
   /** After 'stop': drives closed, the thread may end. */
   | { kind: 'stopped' }
+  /** The answer to 'change-media': null, or why it failed (one line). */
+  | { kind: 'change-media-done'; seq: number; error: string | null }
   | { kind: 'error'; message: string };
 
 /** Main → a vCPU worker (soft: one worker runs every CPU; KVM: one worker per vCPU). */

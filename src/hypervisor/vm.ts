@@ -15,6 +15,7 @@ import type { KvmVm } from './kvm/kvm-vm.js';
 import { VramShare } from './vram.js';
 import { vramBytesFor } from '../machine/display.js';
 import { emptyFrame, type DisplayFrame } from '../devices/display/frame.js';
+import { ideDriveId } from '../devices/ide/piix-ide.js';
 
 /** How the guest starts: the caller loads RAM and returns each vCPU's initial state. */
 export type BootLoader = (ram: GuestRam, cpus: number) => CpuState[];
@@ -33,8 +34,8 @@ export interface VmConfig {
   drives?: DriveSpec[];
   /** Display memory (bytes; multiple of 64 KiB, at most 64 MiB; 0 or absent for none). */
   vramBytes?: number;
-  /** The display adapter (`--vga`); std brings 16 MiB of VRAM unless vramBytes says otherwise. Default none. */
-  vga?: 'std' | 'none';
+  /** The display adapter (`--vga`); std brings 16 MiB of VRAM, cirrus 4 MiB, unless vramBytes says otherwise. Default none. */
+  vga?: 'std' | 'cirrus' | 'none';
   boot: BootLoader;
 }
 
@@ -173,6 +174,30 @@ export class Vm extends EventEmitter {
   }
 
   /**
+   * Changes the medium of a CD-ROM drive, as QMP's `eject` (`file` null: the tray opens, empty)
+   * and `blockdev-change-medium` (`file`: that image, read-only, format probed) do. Drive ids
+   * are QEMU's: `ide<bus>-cd<unit>`, so `--cdrom` makes `ide1-cd0` (hard disks are
+   * `ide<bus>-hd<unit>` and refuse). The guest sees a media event and UNIT ATTENTION. Rejects
+   * with a one-line error for an unknown drive, a tray the guest has locked, a bad file.
+   */
+  changeMedia(id: string, file: string | null): Promise<void> {
+    const dm = this.deviceModel;
+    if (dm === null || this.exited !== null) return Promise.reject(new Error('the VM is not running'));
+    const known = (this.config.drives ?? []).map((d) => ideDriveId(d.bus, d.unit, d.media));
+    if (!known.includes(id)) return Promise.reject(new Error(`no drive ${id} (this VM has: ${known.join(', ') || 'none'})`));
+    const seq = ++this.mediaSeq;
+    return new Promise((resolve, reject) => {
+      this.mediaWaiters.set(seq, (error) => (error === null ? resolve() : reject(new Error(error))));
+      dm.postMessage({ kind: 'change-media', seq, id, file } satisfies ToDeviceModel);
+      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    });
+  }
+
+  /** changeMedia calls waiting for the device model, by sequence number. */
+  private readonly mediaWaiters = new Map<number, (error: string | null) => void>();
+  private mediaSeq = 0;
+
+  /**
    * The guest's screen: pixels, the rectangles changed since the previous call (everything when
    * `full`), and a text mode's text. A machine without a display answers 0x0.
    */
@@ -280,6 +305,12 @@ export class Vm extends EventEmitter {
         else if (m.event === 'poweroff') this.finish({ reason: 'poweroff', status: 0, message: 'guest powered off' });
         else this.onResetRequest('guest requested a reset');
         break;
+      case 'change-media-done': {
+        const w = this.mediaWaiters.get(m.seq);
+        this.mediaWaiters.delete(m.seq);
+        w?.(m.error);
+        break;
+      }
       case 'error': this.finish({ reason: 'error', status: 2, message: m.message }); break;
       default: break;
     }
@@ -301,6 +332,8 @@ export class Vm extends EventEmitter {
     if (this.exited) return;
     this.exited = exit;
     for (const w of this.frameWaiters.splice(0)) w(emptyFrame());
+    for (const w of this.mediaWaiters.values()) w('the VM stopped');
+    this.mediaWaiters.clear();
     for (let i = 0; i < this.config.cpus; i++) this.control.setRequest(i, VcpuRequest.Stop);
     this.kickAll();
     const dm = this.deviceModel;

@@ -6,7 +6,7 @@
 export type DeviceModel =
   | 'uart16550' | 'mc146818-rtc' | 'i8042' | 'isa-debug-exit' | 'port80' | 'pci-stub'
   | 'i440fx' | 'piix3' | 'piix4-pm' | 'fw-cfg' | 'isa-debugcon' | 'piix-ide' | 'e1000' | 'rtl8139'
-  | 'std-vga';
+  | 'std-vga' | 'cirrus-vga';
 
 /** Where a PCI function sits on bus 0. */
 export interface PciPlace {

@@ -1,9 +1,11 @@
 // The display adapter: `--vga std|cirrus|none`. The std VGA is a PCI function in slot 2 (where
 // QEMU's pc puts its VGA), claiming the legacy VGA ports, the DISPI ports and the 0xA0000
-// window; its option ROM is SeaBIOS's vgabios-stdvga.bin from Debian's seabios package.
+// window; its option ROM is SeaBIOS's vgabios-stdvga.bin from Debian's seabios package. The
+// Cirrus CL-GD5446 (`--vga cirrus`) takes the same slot with 4 MiB of VRAM and vgabios-cirrus.bin.
 
 import { readFileSync } from 'node:fs';
 import { StdVga } from '../devices/display/std-vga.js';
+import { CirrusVga, CIRRUS_VRAM_BYTES } from '../devices/display/cirrus-vga.js';
 import { LocalVram } from '../devices/display/vga-memory.js';
 import type { BuiltDevice, FactoryContext } from './build.js';
 import type { MachineDescription } from './description.js';
@@ -24,14 +26,14 @@ const VGA_SLOT = 2;
 
 /** Video memory a VGA kind needs (0: none). */
 export function vramBytesFor(kind: VgaKind): number {
-  return kind === 'std' ? STD_VGA_VRAM_BYTES : 0;
+  return kind === 'std' ? STD_VGA_VRAM_BYTES : kind === 'cirrus' ? CIRRUS_VRAM_BYTES : 0;
 }
 
 /** `desc` with the display adapter `kind` added; a host error for a kind not built yet. */
 export function withVga(desc: MachineDescription, kind: VgaKind): MachineDescription {
   if (kind === 'none') return desc;
-  if (kind === 'cirrus') throw new Error('--vga cirrus is not yet supported (use std or none)');
   if (desc.devices.some((d) => d.pci?.slot === VGA_SLOT)) throw new Error(`machine ${desc.name}: PCI slot ${VGA_SLOT} is taken, no room for the VGA`);
+  if (kind === 'cirrus') return { ...desc, devices: [...desc.devices, { device: 'cirrus-vga', id: VGA_ID, ports: [0x3b0], pci: { slot: VGA_SLOT, fn: 0 } }] };
   // Before the NICs (withNics picks free slots from 3 on) and after the PCI host.
   return { ...desc, devices: [...desc.devices, { device: 'std-vga', id: VGA_ID, ports: [0x3b0, 0x1ce], pci: { slot: VGA_SLOT, fn: 0 } }] };
 }
@@ -48,4 +50,21 @@ export function stdVgaFactory(ctx: FactoryContext): BuiltDevice {
   const d = new StdVga(ctx.entry.id, vram, rom, ctx.clock);
   ctx.mmio.map(VGA_WINDOW_BASE, d.memory.region);
   return { device: d, regions: [d.regs.region, d.dispiRegion], pciFunction: d };
+}
+
+/** The Cirrus CL-GD5446's option ROM (SeaBIOS's Cirrus VGA BIOS). */
+export const CIRRUS_VGA_ROM = '/usr/share/seabios/vgabios-cirrus.bin';
+
+/** Builds the CL-GD5446 (`--vga cirrus`) over the machine's 4 MiB of VRAM. */
+export function cirrusVgaFactory(ctx: FactoryContext): BuiltDevice {
+  let rom: Uint8Array;
+  try {
+    rom = new Uint8Array(readFileSync(CIRRUS_VGA_ROM));
+  } catch (e) {
+    throw new Error(`${ctx.entry.id}: cannot read the VGA BIOS ${CIRRUS_VGA_ROM} (Debian package seabios): ${(e as Error).message}`);
+  }
+  const vram = ctx.vram ?? new LocalVram(CIRRUS_VRAM_BYTES);
+  const d = new CirrusVga(ctx.entry.id, vram, rom, ctx.clock);
+  ctx.mmio.map(VGA_WINDOW_BASE, d.window);
+  return { device: d, regions: [d.regs.region], pciFunction: d };
 }

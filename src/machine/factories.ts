@@ -19,7 +19,7 @@ import { Mc146818Rtc } from '../devices/mc146818-rtc.js';
 import { PciStub } from '../devices/pci-stub.js';
 import { Port80 } from '../devices/port80.js';
 import { Uart16550 } from '../devices/uart16550.js';
-import { stdVgaFactory } from './display.js';
+import { cirrusVgaFactory, stdVgaFactory } from './display.js';
 import type { BuiltDevice, FactoryContext } from './build.js';
 import type { DeviceModel } from './description.js';
 
@@ -98,6 +98,8 @@ export const deviceFactories: Record<DeviceModel, (ctx: FactoryContext) => Built
   },
   // Ports: the VGA block 0x3B0-0x3DF and the DISPI pair 0x1CE; it maps the 0xA0000 window itself.
   'std-vga': (ctx) => stdVgaFactory(ctx),
+  // Ports: the VGA block 0x3B0-0x3DF; it maps the 0xA0000 window itself.
+  'cirrus-vga': (ctx) => cirrusVgaFactory(ctx),
   // Ports: the selector/data pair (0x510) and the DMA address (0x514).
   'fw-cfg': (ctx) => {
     const d = new FwCfg(ctx.entry.id, ctx.mem);

@@ -237,3 +237,22 @@ test('frames others fetch (screenshots, QMP) still reach the clients\' change li
   }
   assert.equal(bus.listenerCount('display-frame'), 0, 'close unsubscribes');
 });
+
+test('a client that floods requests and never reads gets a bounded backlog', async () => {
+  await withServer(async (d, s) => {
+    d.resize(1024, 768);
+    const { sock } = await rawClient(s.port);
+    sock.pause();
+    const req = Buffer.from([3, 0, 0, 0, 0, 0, 4, 0, 3, 0]);
+    for (let i = 0; i < 2000; i++) sock.write(req);
+    await new Promise((r) => setTimeout(r, 500));
+    // 2000 full frames would be 6 GB; the server stops at its high-water mark.
+    const good = await RfbClient.connect(s.port);
+    good.setEncodings([0]);
+    good.requestUpdate(false);
+    await good.readUpdate();
+    assert.deepEqual(good.screen.pixels, d.pixels);
+    good.close();
+    sock.destroy();
+  });
+});

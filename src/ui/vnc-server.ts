@@ -57,6 +57,11 @@ const POLL_MS_DEFAULT = 40;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Bytes a client may have sent that do not yet form a message. */
 const MAX_PENDING_INPUT = 64 * 1024;
+/**
+ * Bytes queued to a client that does not read: beyond this no update is sent (the request waits,
+ * later requests replace it), so a client flooding requests cannot grow hvm's memory.
+ */
+const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
 /** Dirty rectangles kept per client before they are merged into their bounding box. */
 const MAX_DIRTY_RECTS = 64;
 
@@ -229,6 +234,7 @@ class VncClient {
               private readonly password: string | null, private readonly name: string) {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => this.close());
+    socket.on('drain', () => this.pump());
     this.handshakeTimer = setTimeout(() => { if (this.phase !== Phase.Normal) this.close(); }, HANDSHAKE_TIMEOUT_MS);
     this.handshakeTimer.unref();
     this.send(Buffer.from(PROTOCOL_VERSION, 'latin1'));
@@ -456,6 +462,7 @@ class VncClient {
   /** Answers the outstanding request if there is something to send. */
   pump(): void {
     if (this.phase !== Phase.Normal || this.width === 0 || this.request === null || this.sending) return;
+    if (this.socket.writableLength > OUTPUT_HIGH_WATER) return; // 'drain' calls again
     const s = this.server.current;
     if (this.resizePending) {
       this.resizePending = false;

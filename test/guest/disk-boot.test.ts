@@ -11,7 +11,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { defaultGuest, guestSkip } from '../support/guest.js';
 import { scratch } from '../support/asm.js';
 import { spawnHvm } from '../support/hvm-child.js';
-import { buildBootMedia, SYSLINUX_FILES, type BootMedia } from '../../src/guest/boot-media.js';
+import { BOOT_MEDIA_APPEND, buildBootMedia, SYSLINUX_FILES, type BootMedia } from '../../src/guest/boot-media.js';
 import { findTool } from '../../src/guest/host-tools.js';
 
 const noBios = existsSync('/usr/share/seabios/bios-256k.bin') ? false : 'Debian\'s seabios is not installed';
@@ -21,12 +21,14 @@ const noTools = ['mformat', 'mcopy', 'syslinux'].every((t) => findTool(t) !== nu
 const skip = guestSkip || noBios || noTools;
 
 /** Generous: SeaBIOS, syslinux loading 7 MB through INT 13h, the in-guest decompressor and a kernel boot on the soft CPU. */
-const BOOT_MS = 480_000;
+const BOOT_MS = 900_000;
 const CMD_MS = 120_000;
 
+/** The media's command line: the default guest's, quiet (a serial console is slow to print on). */
+const APPEND = `${BOOT_MEDIA_APPEND} quiet`;
 let media: BootMedia | null = null;
 async function bootMedia(): Promise<BootMedia> {
-  media ??= await buildBootMedia(defaultGuest!);
+  media ??= await buildBootMedia(defaultGuest!, { append: APPEND });
   return media;
 }
 
@@ -59,7 +61,6 @@ test('SeaBIOS boots Linux from a syslinux FAT partition on the IDE disk to a she
     `${probe('ata_piix sd_mod', '/sys/block/sda/sda1')}; echo DISK-BOOT $((6*7)) $(cat /sys/block/sda/sda1/start) $(cat /proc/cmdline)`, 'DISK-BOOT');
   assert.match(out, /Booting from Hard Disk/);
   assert.match(out, /SYSLINUX \d/);
-  assert.match(out, /Linux version \d/);
   assert.match(result, /^42 2048 .*console=ttyS0/, 'the shell ran the command; the guest sees the partition at sector 2048');
 });
 
@@ -69,6 +70,5 @@ test('SeaBIOS boots Linux from an isolinux ISO on the ATAPI CD-ROM to a shell', 
     `${probe('ata_piix sr_mod', '/dev/sr0')}; echo CD-BOOT $((6*7)) $(dd if=/dev/sr0 bs=1 skip=$((16*2048+40)) count=8 2>/dev/null)`, 'CD-BOOT');
   assert.match(out, /Booting from DVD\/CD/);
   assert.match(out, /ISOLINUX \d/);
-  assert.match(out, /Linux version \d/);
   assert.equal(result, '42 HVMLINUX', 'the shell ran the command; the guest reads the volume label of the CD it booted from');
 });

@@ -4,18 +4,18 @@
 //
 // 1. LBA48 past 128 GiB (2^28 sectors, where LBA28 ends): the guest writes a 1 MiB pattern at
 //    150 GiB on both disks, syncs, drops its caches and reads it back; the host then finds the
-//    same bytes at that offset in the raw file and, through qemu-img dd, in the qcow2.
+//    same bytes at that offset in the raw file and, through qemu-img convert, in the qcow2.
 // 2. Durability: the guest writes 2 MiB to the qcow2 with dd conv=fsync (fsync on the block
 //    device: Linux sends ATA FLUSH CACHE), prints a marker, and keeps writing to fresh clusters;
 //    the test SIGKILLs hvm the moment the marker appears. `qemu-img check` must accept the image
 //    (leaked clusters are allowed: a crash may leave them, and they harm no data) and the data
-//    read back by qemu-img must match what the guest wrote before its fsync returned.
+//    read back by qemu-img convert must match what the guest wrote before its fsync returned.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestSkip } from '../support/guest.js';
@@ -70,12 +70,16 @@ describe('200 GiB disks: LBA48 past 128 GiB, and a qcow2 that survives SIGKILL a
   let out = '';
   let exit: { status: number | null; signal: NodeJS.Signals | null } = { status: null, signal: null };
   const get = (key: string): string[] => [...out.matchAll(new RegExp(`^${key} (.*?)\\r?$`, 'gm'))].map((m) => m[1]!);
-  /** Guest bytes of the qcow2 at `at`, read by qemu-img (not by hvm). */
+  /** Guest bytes of the qcow2 at `at`, as qemu-img (not hvm) reads them: `qemu-img convert` to a sparse raw file once. */
+  let converted: string | null = null;
   const qcowBytes = (at: number, len: number): Buffer => {
-    const o = join(dir, `extract-${at}.raw`);
-    const r = spawnSync('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', `bs=${BLK}`, `skip=${at / BLK}`, `count=${len / BLK}`, `if=${qcow}`, `of=${o}`], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return readFileSync(o);
+    if (converted === null) {
+      const o = join(dir, 'converted.raw');
+      const r = spawnSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', qcow, o], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      converted = o;
+    }
+    return readAt(converted, at, len);
   };
 
   before(async () => {
@@ -123,7 +127,7 @@ describe('200 GiB disks: LBA48 past 128 GiB, and a qcow2 that survives SIGKILL a
     const check = spawnSync('qemu-img', ['check', qcow], { encoding: 'utf8' });
     // 0: clean; 3: leaked clusters only ("waste of disk space, but no harm to data"). 2 is corruption.
     assert.ok(check.status === 0 || check.status === 3, `qemu-img check exit ${check.status}: ${check.stdout}${check.stderr}`);
-    assert.doesNotMatch(check.stdout, /ERROR|corrupt/i, check.stdout);
+    assert.doesNotMatch(check.stdout, /^ERROR|corruptions? (were )?found/m, check.stdout);
     const dur = get('DUR')[0];
     assert.ok(dur !== undefined, out.slice(-3000));
     assert.equal(md5(qcowBytes(DUR_AT, DUR_BYTES)), dur, 'the data the guest fsynced before the kill');

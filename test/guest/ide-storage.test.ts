@@ -2,7 +2,10 @@
 // master), a qcow2 disk made by qemu-img (primary slave), an ISO made by genisoimage on the CD-ROM (secondary master) —
 // found by Linux's ata_piix: sizes, a pattern written with dd, synced, read back past the page
 // cache; then the host finds the pattern in the raw file, `qemu-img check` accepts the qcow2
-// and `qemu-img convert` reads the same pattern out of it, and the CD reads back byte for byte.
+// and `qemu-img convert` reads the same pattern out of it, and the CD reads back byte for byte
+// through ATAPI DMA (libata configures the drive for MWDMA2). Then the host changes the CD's
+// medium while the guest runs (Vm.changeMedia, what QMP's eject and blockdev-change-medium
+// call): after the eject the guest finds no medium; after the insert it reads the new disc.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +15,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Vm } from '../../src/hypervisor/vm.js';
-import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
+import { guestSkip, until } from '../support/guest.js';
+import { scriptGuestLoader } from '../support/guest-script.js';
 import { machines } from '../../src/machine/pc.js';
 
 const haveQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
@@ -23,6 +27,7 @@ const MiB = 2 ** 20;
 const RAW_BYTES = 64 * MiB;
 const QCOW_BYTES = 32 * MiB;
 const CD_BYTES = 2 * MiB;
+const CD2_BYTES = 3 * MiB;
 /** Where the guest writes its 1 MiB pattern on the raw disk (and at the very end of it). */
 const RAW_PATTERN_AT = 5 * MiB;
 
@@ -49,6 +54,15 @@ dd if=/dev/sr0 of=/tmp/cd bs=2k 2>&1 | tail -1
 echo "SR0 $(wc -c < /tmp/cd) $(m < /tmp/cd)"
 e() { dmesg | grep -iE 'ata|sr|sd|I/O' | grep -iE 'Emask|failed|timeout|error'; }
 echo "ERRS $(e | wc -l)"; e | tail -5
+echo "XFER $(cat /sys/class/ata_device/dev1.0/xfer_mode) $(cat /sys/class/ata_device/dev2.0/xfer_mode)"
+# Media change: the host ejects, then inserts another disc. Each wait is bounded.
+echo CD-EJECT-NOW
+i=0; while dd if=/dev/sr0 of=/dev/null bs=2k count=1 2>/dev/null && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
+echo "NOMEDIUM $(dd if=/dev/sr0 of=/dev/null bs=2k count=1 2>&1 | head -1)"
+echo CD-INSERT-NOW
+i=0; while ! dd if=/dev/sr0 of=/dev/null bs=2k count=1 2>/dev/null && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
+dd if=/dev/sr0 of=/tmp/cd2 bs=2k 2>/dev/null
+echo "SR0-NEW $(cat /sys/block/sr0/size) $(wc -c < /tmp/cd2) $(m < /tmp/cd2)"
 `;
 
 
@@ -75,22 +89,27 @@ test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read ba
     // The CD: an ISO 9660 image made by genisoimage around a file of random bytes (or, without
     // genisoimage, the random bytes themselves); the guest reads the whole device back.
     const cd = join(dir, 'cd.iso');
-    const payload = randomBytes(CD_BYTES - 512 * 1024);
-    let cdBytes: Buffer;
-    if (haveGenisoimage) {
-      mkdirSync(join(dir, 'iso'));
-      writeFileSync(join(dir, 'iso', 'payload.bin'), payload);
-      const g = spawnSync('genisoimage', ['-quiet', '-r', '-V', 'HVMTEST', '-o', cd, join(dir, 'iso')], { encoding: 'utf8' });
+    const makeCd = (path: string, bytes: number, label: string): Buffer => {
+      const payload = randomBytes(bytes - 512 * 1024);
+      if (!haveGenisoimage) {
+        const b = Buffer.concat([payload, Buffer.alloc(512 * 1024)]);
+        writeFileSync(path, b);
+        return b;
+      }
+      const tree = join(dir, label);
+      mkdirSync(tree);
+      writeFileSync(join(tree, 'payload.bin'), payload);
+      const g = spawnSync('genisoimage', ['-quiet', '-r', '-V', label, '-o', path, tree], { encoding: 'utf8' });
       assert.equal(g.status, 0, g.stderr);
-      cdBytes = readFileSync(cd);
-      assert.equal(cdBytes.subarray(16 * 2048 + 1, 16 * 2048 + 6).toString('latin1'), 'CD001', 'an ISO 9660 volume descriptor');
-    } else {
-      cdBytes = Buffer.concat([payload, Buffer.alloc(512 * 1024)]);
-      writeFileSync(cd, cdBytes);
-    }
+      const b = readFileSync(path);
+      assert.equal(b.subarray(16 * 2048 + 1, 16 * 2048 + 6).toString('latin1'), 'CD001', 'an ISO 9660 volume descriptor');
+      return b;
+    };
+    const cdBytes = makeCd(cd, CD_BYTES, 'HVMTEST');
+    const cd2 = join(dir, 'cd2.iso');
+    const cd2Bytes = makeCd(cd2, CD2_BYTES, 'HVMTEST2');
 
-    const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=ata_piix,sd_mod,sr_mod ' +
-      `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
+    const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 hvm.modules=ata_piix,sd_mod,sr_mod';
     const machine = machines['pc']!;
     const vm = await Vm.create({
       memoryBytes: 256 * MiB, cpus: 1, accel: 'soft',
@@ -99,13 +118,28 @@ test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read ba
         { file: qcow, format: 'qcow2', media: 'disk', readOnly: false, bus: 0, unit: 1 },
         { file: cd, format: 'raw', media: 'cdrom', readOnly: true, bus: 1, unit: 0 },
       ],
-      boot: defaultGuestLoader(machine, cmdline),
+      boot: scriptGuestLoader(machine, cmdline, SCRIPT),
     });
     let out = '';
     vm.on('serial', (_id: string, b: Uint8Array) => { out += Buffer.from(b).toString('latin1'); });
     await vm.start();
     try {
-      await until(() => /HVM-CMD-EXIT=/.test(out), 600_000, 'the guest script', () => out);
+      await until(() => /CD-EJECT-NOW\r?\n/.test(out), 600_000, 'the guest to finish reading the CD', () => out);
+      // The guest's dd holds the tray locked while /dev/sr0 is open: like a QMP client, try again.
+      const change = async (file: string | null): Promise<void> => {
+        for (let n = 0; ; n++) {
+          try { await vm.changeMedia('ide1-cd0', file); return; } catch (e) {
+            if (n >= 100 || !/locked/.test((e as Error).message)) throw e;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      };
+      await change(null);
+      await until(() => /CD-INSERT-NOW\r?\n/.test(out), 300_000, 'the guest to see the empty drive', () => out);
+      await assert.rejects(vm.changeMedia('ide0-hd0', cd2), /no drive ide0-hd0|hard disk/, 'a hard disk has no removable medium');
+      await assert.rejects(vm.changeMedia('ide1-cd1', cd2), /no drive ide1-cd1/);
+      await change(cd2);
+      await until(() => /HVM-CMD-EXIT=/.test(out), 300_000, 'the guest script', () => out);
       const exit = await vm.waitForExit();
       assert.equal(exit.reason, 'poweroff', out.slice(-3000));
     } finally {
@@ -126,6 +160,11 @@ test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read ba
     const sr = /SR0 (\d+) (\S+)/.exec(out);
     assert.deepEqual([Number(sr?.[1]), sr?.[2]], [cdBytes.length, md5(cdBytes)], 'the CD read back in the guest');
     assert.equal(get('ERRS'), '0', out.slice(-3000));
+    assert.match(out, /DMESG \[[^\]]*\] ata2\.00: ATAPI: HVM DVD-ROM, [^,]*, max UDMA\/100/, 'the CD-ROM offers DMA');
+    assert.match(out, /XFER MWDMA2 MWDMA2\b/, 'libata runs the disk and the CD-ROM in multiword DMA 2 (PIIX3\'s best): the CD reads above went through the bus master');
+    assert.match(out, /NOMEDIUM .*No medium found/, 'after the eject the guest finds no medium');
+    const sr2 = /SR0-NEW (\d+) (\d+) (\S+)/.exec(out);
+    assert.deepEqual([Number(sr2?.[1]) * 512, Number(sr2?.[2]), sr2?.[3]], [cd2Bytes.length, cd2Bytes.length, md5(cd2Bytes)], 'the guest reads the new disc whole');
 
     // The host side: the pattern is in the raw file, which stayed sparse-sized.
     assert.equal(statSync(raw).size, RAW_BYTES);

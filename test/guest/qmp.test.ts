@@ -1,20 +1,28 @@
 // The QMP monitor on a real guest: `hvm run --qmp unix:…` boots the default Debian guest (soft
-// CPU, an e1000 on the user-mode NAT) and a QMP client drives it the way a QEMU user's tools
-// would. What is asserted is what the guest did: no console echo while stopped, the echo after
-// cont, the e1000's carrier as Linux reports it after set_link, and the guest's own ACPI
-// power-off after system_powerdown — then SHUTDOWN and exit status 0.
+// CPU, an e1000 on the user-mode NAT, a CD-ROM) and a QMP client drives it the way a QEMU
+// user's tools would. What is asserted is what the guest did: no console echo while stopped, the
+// echo after cont, the e1000's carrier as Linux reports it after set_link, the disc Linux reads
+// after eject / blockdev-change-medium / HMP change, and the guest's own ACPI power-off after
+// system_powerdown — then SHUTDOWN and exit status 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/asm.js';
 import { guestSkip, until } from '../support/guest.js';
 import { QmpClient } from '../../src/control/qmp-client.js';
+import { Vm } from '../../src/hypervisor/vm.js';
 
 const skip = guestSkip;
+/** Removable media through the monitor need Vm.changeMedia (the IDE media-change work). */
+const haveMedia = typeof (Vm.prototype as { changeMedia?: unknown }).changeMedia === 'function';
+
+/** The first CD-ROM sector's marker, printed after `tag` (split by quotes: the typed echo never matches). */
+const readCd = (tag: string): string =>
+  `echo "${tag.slice(0, 3)}""${tag.slice(3)}-$(dd if=/dev/sr0 bs=2048 count=1 2>&1 | head -c 16 | tr -c 'A-Za-z0-9 -' _)"\n`;
 
 /**
  * Waits until the carrier of eth0 is not `from` (bounded) and prints it after `tag`. The tag is
@@ -23,11 +31,22 @@ const skip = guestSkip;
 const carrierWait = (from: 0 | 1, tag: string): string =>
   `i=0; while [ "$(cat /sys/class/net/eth0/carrier)" = ${from} ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; echo "${tag.slice(0, 3)}""${tag.slice(3)}-$(cat /sys/class/net/eth0/carrier)"\n`;
 
-test('QMP on the default guest: status, stop/cont hold the console, set_link, system_powerdown', { skip, timeout: 900_000 }, async () => {
+test('QMP on the default guest: status, stop/cont hold the console, set_link, eject/change, system_powerdown', { skip, timeout: 900_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hvm-qmp-guest-'));
   const sock = join(dir, 'qmp.sock');
+  // Two 64 KiB "discs" whose first sector starts with a marker.
+  const disc = (name: string): string => {
+    const f = join(dir, `${name}.iso`);
+    const b = Buffer.alloc(64 * 1024);
+    b.write(`HVM-MEDIUM-${name}`);
+    writeFileSync(f, b);
+    return f;
+  };
+  const discA = disc('A');
+  const discB = disc('B');
   const hvm = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--accel', 'soft',
-    '--nic', 'user,model=e1000', '--qmp', `unix:${sock},server,nowait`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    '--nic', 'user,model=e1000', ...(haveMedia ? ['--cdrom', discA] : []),
+    '--qmp', `unix:${sock},server,nowait`], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   hvm.stdout!.on('data', (b: Buffer) => { out += b.toString('latin1'); });
@@ -49,7 +68,7 @@ test('QMP on the default guest: status, stop/cont hold the console, set_link, sy
     // The e1000's cable is in: Linux reports carrier 1 once the interface is up.
     type('modprobe e1000; i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; ' +
       `ifconfig eth0 up; ${carrierWait(0, 'CARRIER-UP')}`);
-    await until(() => /CARRIER-UP-[\d\r\n]/.test(out), 180_000, 'the carrier after ifconfig up', both);
+    await until(() => /CARRIER-UP-\d?\r?\n/.test(out), 180_000, 'the carrier after ifconfig up', both);
     assert.match(out, /CARRIER-UP-1/, both());
     await promptAfter('CARRIER-UP-');
 
@@ -74,13 +93,37 @@ test('QMP on the default guest: status, stop/cont hold the console, set_link, sy
     await promptAfter('MARK-42');
     await q.execute('set_link', { name: 'nic0', up: false });
     type(carrierWait(1, 'CARRIER-DOWN'));
-    await until(() => /CARRIER-DOWN-[\d\r\n]/.test(out), 120_000, 'the carrier after set_link down', both);
+    await until(() => /CARRIER-DOWN-\d?\r?\n/.test(out), 120_000, 'the carrier after set_link down', both);
     assert.match(out, /CARRIER-DOWN-0/, both());
     await promptAfter('CARRIER-DOWN-');
     await q.execute('set_link', { name: 'nic0', up: true });
     type(carrierWait(0, 'CARRIER-BACK'));
-    await until(() => /CARRIER-BACK-[\d\r\n]/.test(out), 120_000, 'the carrier after set_link up', both);
+    await until(() => /CARRIER-BACK-\d?\r?\n/.test(out), 120_000, 'the carrier after set_link up', both);
     assert.match(out, /CARRIER-BACK-1/, both());
+
+    // eject / blockdev-change-medium / HMP change: the guest reads no medium, then the new disc.
+    if (haveMedia) {
+      await promptAfter('CARRIER-BACK-');
+      type('modprobe ata_piix; modprobe sr_mod; i=0; while [ ! -e /dev/sr0 ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; ' + readCd('MEDIA-A'));
+      await until(() => /MEDIA-A-[^\r\n]*\r?\n/.test(out), 180_000, 'the first disc read', both);
+      assert.match(out, /MEDIA-A-HVM-MEDIUM-A/, both());
+      await promptAfter('MEDIA-A-');
+      await q.execute('eject', { id: 'ide1-cd0' });
+      type(readCd('MEDIA-E'));
+      await until(() => /MEDIA-E-[^\r\n]*\r?\n/.test(out), 120_000, 'a read with no disc', both);
+      assert.doesNotMatch(out, /MEDIA-E-HVM-MEDIUM/, 'no disc after eject');
+      await promptAfter('MEDIA-E-');
+      await q.execute('blockdev-change-medium', { id: 'ide1-cd0', filename: discB, format: 'raw' });
+      type(readCd('MEDIA-B'));
+      await until(() => /MEDIA-B-[^\r\n]*\r?\n/.test(out), 120_000, 'the second disc read', both);
+      assert.match(out, /MEDIA-B-HVM-MEDIUM-B/, both());
+      await promptAfter('MEDIA-B-');
+      assert.equal(await q.execute('human-monitor-command', { 'command-line': `change ide1-cd0 ${discA}` }), '');
+      type(readCd('MEDIA-H'));
+      await until(() => /MEDIA-H-[^\r\n]*\r?\n/.test(out), 120_000, 'the disc changed through HMP', both);
+      assert.match(out, /MEDIA-H-HVM-MEDIUM-A/, both());
+      await promptAfter('MEDIA-H-');
+    }
 
     // system_powerdown: the ACPI power button; the guest's acpid powers it off.
     const n = q.events.length;

@@ -2,7 +2,9 @@
 // keys typed over VNC reach a shell on tty1 through the PS/2 keyboard (the guest's atkbd), the
 // command's effect shows on COM1 and its echo on the VGA screen; the client's framebuffer equals
 // the Vm's own frame pixel for pixel; and pointer motion arrives in the guest as PS/2 mouse
-// packets (psmouse reads them as an IntelliMouse; the guest prints /dev/input/mice to COM1).
+// packets (psmouse reads them as an IntelliMouse; the guest prints /dev/input/mice to COM1);
+// `modprobe bochs` typed over VNC switches to a 1024x768 framebuffer, which the client follows
+// through DesktopSize.
 //
 // psmouse is a module in Debian's kernel: the mouse half runs when the guest image carries it
 // (hvm.modules=psmouse) or when HVM_TEST_PSMOUSE_KO names a psmouse.ko for the guest's kernel,
@@ -10,7 +12,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Vm, type BootLoader } from '../../src/hypervisor/vm.js';
 import { loadLinux } from '../../src/firmware/boot.js';
@@ -19,6 +24,7 @@ import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
 import { machines } from '../../src/machine/pc.js';
 import { CpioWriter } from '../../src/guest/cpio.js';
 import { VncServer } from '../../src/ui/vnc-server.js';
+import { pngToPixels } from '../../src/ui/screenshot.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { defaultGuest, guestSkip, until } from '../support/guest.js';
 
@@ -74,7 +80,14 @@ test('VNC: typing reaches the guest shell through the PS/2 keyboard; the screen 
   const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: 'std', boot: loader(cmdline) });
   let serial = '';
   vm.on('serial', (_id: string, b: Uint8Array) => { serial += Buffer.from(b).toString('latin1'); });
-  const vnc = await VncServer.listen(vm, { port: 0 });
+  // On a display :N (the real peer gvnccapture takes a display number, not a port).
+  let vnc: VncServer | null = null;
+  let display = 0;
+  for (let i = 0; i < 20 && vnc === null; i++) {
+    display = 40 + Math.floor(Math.random() * 60);
+    vnc = await VncServer.listen(vm, { port: 5900 + display }).catch(() => null);
+  }
+  if (vnc === null) throw new Error('no free VNC display');
   await vm.start();
   let client: RfbClient | null = null;
   const show = (): string => `serial:\n${serial.slice(-2500)}`;
@@ -117,6 +130,31 @@ test('VNC: typing reaches the guest shell through the PS/2 keyboard; the screen 
       assert.ok(same, last);
     });
 
+    const gvnc = spawnSync('sh', ['-c', 'command -v gvnccapture']).status === 0;
+    await t.test('gvnccapture\'s PNG equals Vm.screenshot\'s pixel for pixel', { skip: gvnc ? false : 'gvnccapture is not installed (scripts/setup.sh)' }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hvm-vnc-guest-'));
+      let last = '';
+      let same = false;
+      for (let attempt = 0; attempt < 8 && !same; attempt++) {
+        // The text cursor blinks: retry until both captures fall in the same phase.
+        // Asynchronously: the VNC server runs on this thread's event loop.
+        const status = await new Promise<number | null>((resolve) => {
+          const p = spawn('gvnccapture', ['--quiet', `127.0.0.1:${display}`, join(dir, 'theirs.png')], { stdio: 'ignore' });
+          const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+          p.on('close', (code) => { clearTimeout(timer); resolve(code); });
+        });
+        await vm.screenshot(join(dir, 'ours.png'));
+        assert.equal(status, 0, 'gvnccapture exit status');
+        const a = pngToPixels(readFileSync(join(dir, 'theirs.png')));
+        const b = pngToPixels(readFileSync(join(dir, 'ours.png')));
+        let diff = 0;
+        for (let i = 0; i < b.pixels.length; i++) if (a.pixels[i] !== b.pixels[i]) diff++;
+        last = `${a.width}x${a.height} vs ${b.width}x${b.height}, ${diff} pixels differ`;
+        same = a.width === b.width && a.height === b.height && diff === 0;
+      }
+      assert.ok(same, last);
+    });
+
     await t.test('pointer motion arrives as PS/2 packets (/dev/input/mice)', { skip: mouseSkip }, async () => {
       assert.match(serial, /MOUSE-DEV .*ImPS\/2/, 'psmouse found the IntelliMouse (the 200,100,80 knock)');
       client!.pointer(100, 100);
@@ -126,6 +164,29 @@ test('VNC: typing reaches the guest shell through the PS/2 keyboard; the screen 
       await until(() => /MOUSE: 09 00 00/.test(serial), 60_000, 'left button down', show);
       client!.pointer(90, 125, 0);
       await until(() => /MOUSE: 38 ec ec/.test(serial), 60_000, 'left up, moved left 20 and down 20', show);
+    });
+
+    await t.test('a mode set typed over VNC (modprobe bochs) reaches the client as DesktopSize', async () => {
+      client!.type('modprobe bochs\n');
+      const t0 = Date.now();
+      while (client!.screen.width !== 1024 && Date.now() - t0 < 240_000) {
+        client!.requestUpdate(true);
+        await client!.readUpdate();
+      }
+      assert.deepEqual([client!.screen.width, client!.screen.height], [1024, 768], 'the bochs DRM framebuffer console');
+      assert.ok(client!.encodingsSeen.has(-223), 'a DesktopSize rectangle');
+      let last = '';
+      let same = false;
+      for (let attempt = 0; attempt < 10 && !same; attempt++) {
+        const f = await vm.refreshDisplay();
+        client!.requestUpdate(false);
+        await client!.readUpdate();
+        let diff = 0;
+        for (let i = 0; i < f.pixels.length; i++) if (client!.screen.pixels[i] !== f.pixels[i]) diff++;
+        last = `${f.width}x${f.height}: ${diff} pixels differ`;
+        same = f.width === 1024 && diff === 0;
+      }
+      assert.ok(same, last);
     });
   } finally {
     client?.close();

@@ -133,7 +133,7 @@ test('text mode: a glyph from plane 2 becomes exact pixels through the attribute
   assert.equal(f.text?.split('\n')[0], 'A' + text);
   assert.equal(f.text?.split('\n').length, 25);
   const px = new Uint32Array(f.surface);
-  const white = 0xffffff, blue = 0x0000aa;
+  const white = 0xffffff, blue = 0x0000a8; // 6-bit 0x2A widened as QEMU does
   for (let y = 0; y < 16; y++) {
     for (let x = 0; x < 9; x++) {
       const want = x < 8 && (glyph[y]! & (0x80 >> x)) !== 0 ? white : blue;
@@ -164,7 +164,7 @@ test('mode 13h: a chain-4 pixel shows its DAC colour at 320x200', () => {
   assert.equal(f.height, 200);
   assert.equal(f.text, null);
   const px = new Uint32Array(f.surface);
-  assert.equal(px[3 * 320 + 10], 0xff0082);
+  assert.equal(px[3 * 320 + 10], 0xff0080);
   assert.equal(px[3 * 320 + 11], 0x000000);
   assert.deepEqual(vga.refresh(false).rects, []);
   wr(vga, 0xa0000 + 100 * 320, 5);
@@ -187,7 +187,7 @@ test('16-colour planar (mode 12h geometry): plane bits make the attribute colour
   assert.equal(f.width, 640);
   assert.equal(f.height, 480);
   const px = new Uint32Array(f.surface);
-  assert.equal(px[0], 0xff5555, 'attribute 12 -> DAC 0x3C (light red)');
+  assert.equal(px[0], 0xff5757, 'attribute 12 -> DAC 0x3C (light red)');
   assert.equal(px[1], 0);
 });
 
@@ -231,6 +231,30 @@ test('VBE DISPI: 1024x768x32 through the LFB, GETCAPS, video memory size; modes 
   const m = vga.dispi.linearMode()!;
   assert.ok(m.start + m.pitch * m.height <= VRAM);
   vga.refresh(true);
+});
+
+test('VBE 4 bpp is planar: 800x600 through the attribute palette, written with write mode 2; banks move the window', () => {
+  const { vga, vram } = card();
+  dispi(vga, 1, 800); dispi(vga, 2, 600); dispi(vga, 3, 4); dispi(vga, 4, 0x01);
+  assert.ok(vga.dispi.enabled);
+  assert.equal(dispiRead(vga, 7), Math.floor(VRAM / 400), 'virtual height from a 400-byte pitch');
+  sr(vga, 2, 0x0f); gr(vga, 5, 0x02); gr(vga, 8, 0x80);
+  rd(vga, 0xa0000);
+  wr(vga, 0xa0000, 12);
+  // 100 lines of 100 groups down: group 10000 = pixel (0, 100).
+  rd(vga, 0xa0000 + 10000);
+  wr(vga, 0xa0000 + 10000, 9);
+  const f = vga.refresh(false);
+  assert.equal(`${f.width}x${f.height}`, '800x600');
+  const px = new Uint32Array(f.surface);
+  assert.equal(px[0], 0xff5757);
+  assert.equal(px[1], 0);
+  assert.equal(px[100 * 800], 0x5757ff, 'attribute 9 -> DAC 0x39 (light blue)');
+  // With 8 bpp, bank 2 puts window offset 0 at VRAM byte 0x20000.
+  dispi(vga, 4, 0); dispi(vga, 3, 8); dispi(vga, 4, 0x01); dispi(vga, 5, 2);
+  wr(vga, 0xa0000, 0x5a);
+  assert.equal(vga.memory.region.read(0, 1), 0x5a);
+  assert.equal(vram.bytes[0x20000], 0x5a);
 });
 
 test('PCI: identity, ROM BAR sizing and decode, LFB mapping follows BAR0 and memory decode', () => {

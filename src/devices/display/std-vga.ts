@@ -13,7 +13,7 @@ import { expectInt, expectRecord } from '../api.js';
 import { PciConfigSpace, PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
 import { VgaMemory, type VideoMemory } from './vga-memory.js';
-import { VgaRegs, GR_MISC, GR06_GRAPHICS, GR_MODE, GR05_SHIFT_256, SR_MEMORY_MODE, SR04_CHAIN4, SR_MAP_MASK, CR_MODE_CONTROL } from './vga-regs.js';
+import { VgaRegs, GR_MISC, GR06_GRAPHICS, GR_MODE, GR05_SHIFT_256, SR_MEMORY_MODE, SR04_CHAIN4, SR04_ODD_EVEN_DISABLE, SR_MAP_MASK, CR_MODE_CONTROL } from './vga-regs.js';
 import { VgaRenderer, type RenderResult } from './vga-render.js';
 import { VbeDispi, VBE_DISPI_LFB_ENABLED, VBE_DISPI_INDEX_ENABLE } from './vbe-dispi.js';
 
@@ -240,11 +240,17 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
         this.vram.bytes.fill(0, 0, end);
         this.vram.markDirty(0, end);
       }
-      // Graphics mode, memory map A0000-AFFFF, chain-4 over all planes: the 64 KiB bank window.
+      // Graphics mode, memory map A0000-AFFFF (the 64 KiB bank window); chain-4 over all planes
+      // for the packed depths, planar addressing for 4 bpp (QEMU's vbe_update_vgaregs).
       regs.gr[GR_MISC] = (regs.gr[GR_MISC]! & ~0x0c) | 0x04 | GR06_GRAPHICS;
-      regs.gr[GR_MODE] = (regs.gr[GR_MODE]! & ~0x60) | GR05_SHIFT_256;
-      regs.sr[SR_MEMORY_MODE] = regs.sr[SR_MEMORY_MODE]! | SR04_CHAIN4;
-      regs.sr[SR_MAP_MASK] = 0x0f;
+      if (m?.bpp === 4) {
+        regs.gr[GR_MODE] = regs.gr[GR_MODE]! & ~0x60;
+        regs.sr[SR_MEMORY_MODE] = (regs.sr[SR_MEMORY_MODE]! & ~SR04_CHAIN4) | SR04_ODD_EVEN_DISABLE;
+      } else {
+        regs.gr[GR_MODE] = (regs.gr[GR_MODE]! & ~0x60) | GR05_SHIFT_256;
+        regs.sr[SR_MEMORY_MODE] = regs.sr[SR_MEMORY_MODE]! | SR04_CHAIN4;
+        regs.sr[SR_MAP_MASK] = 0x0f;
+      }
       regs.cr[CR_MODE_CONTROL] = regs.cr[CR_MODE_CONTROL]! | 3;
     }
     regs.modeGeneration++;

@@ -35,7 +35,7 @@ export const VBE_DISPI_MAX_XRES = 16000;
 export const VBE_DISPI_MAX_YRES = 12000;
 export const VBE_DISPI_MAX_BPP = 32;
 
-const VALID_BPP = new Set([8, 15, 16, 24, 32]);
+const VALID_BPP = new Set([4, 8, 15, 16, 24, 32]);
 
 /** What the card does when the mode switches. */
 export interface DispiHost {
@@ -65,16 +65,28 @@ export class VbeDispi {
 
   private bytesPerPixel(bpp: number): number { return (bpp + 7) >> 3; }
 
+  /**
+   * Bytes from one line to the next: 4 bpp is planar (eight pixels in each 4-byte group of the
+   * four planes), so a line of `w` pixels takes w/2 bytes of VRAM, as in QEMU.
+   */
+  private pitchOf(virtWidth: number, bpp: number): number {
+    return bpp === 4 ? virtWidth >> 1 : virtWidth * this.bytesPerPixel(bpp);
+  }
+
+  /** VRAM byte of pixel (x, 0) in a line. */
+  private xBytes(x: number, bpp: number): number {
+    return bpp === 4 ? (x >> 3) << 2 : x * this.bytesPerPixel(bpp);
+  }
+
   /** The mode as the renderer needs it, or null while disabled. */
   linearMode(): LinearMode | null {
     if (!this.enabled) return null;
     const r = this.regs;
     const bpp = r[VBE_DISPI_INDEX_BPP]!;
-    const bpx = this.bytesPerPixel(bpp);
-    const pitch = r[VBE_DISPI_INDEX_VIRT_WIDTH]! * bpx;
+    const pitch = this.pitchOf(r[VBE_DISPI_INDEX_VIRT_WIDTH]!, bpp);
     return {
       width: r[VBE_DISPI_INDEX_XRES]!, height: r[VBE_DISPI_INDEX_YRES]!, bpp, pitch,
-      start: r[VBE_DISPI_INDEX_Y_OFFSET]! * pitch + r[VBE_DISPI_INDEX_X_OFFSET]! * bpx, dac8: this.dac8,
+      start: r[VBE_DISPI_INDEX_Y_OFFSET]! * pitch + this.xBytes(r[VBE_DISPI_INDEX_X_OFFSET]!, bpp), dac8: this.dac8,
     };
   }
 
@@ -90,7 +102,7 @@ export class VbeDispi {
       return [0, VBE_DISPI_MAX_XRES, VBE_DISPI_MAX_YRES, VBE_DISPI_MAX_BPP][i]!;
     }
     if (i === VBE_DISPI_INDEX_VIRT_HEIGHT) {
-      const pitch = r[VBE_DISPI_INDEX_VIRT_WIDTH]! * this.bytesPerPixel(r[VBE_DISPI_INDEX_BPP]!);
+      const pitch = this.pitchOf(r[VBE_DISPI_INDEX_VIRT_WIDTH]!, r[VBE_DISPI_INDEX_BPP]!);
       return pitch === 0 ? 0 : Math.min(0xffff, Math.floor(this.vramBytes / pitch));
     }
     return r[i]!;
@@ -134,21 +146,21 @@ export class VbeDispi {
     const r = this.regs;
     const xres = r[VBE_DISPI_INDEX_XRES]!, yres = r[VBE_DISPI_INDEX_YRES]!, bpp = r[VBE_DISPI_INDEX_BPP]!;
     if (!VALID_BPP.has(bpp) || xres === 0 || yres === 0) return false;
-    return xres * yres * this.bytesPerPixel(bpp) <= this.vramBytes;
+    return this.pitchOf(xres, bpp) * yres <= this.vramBytes;
   }
 
   /** Keeps the virtual width at least the visible width and the panned frame inside video memory. */
   private fixVirtual(): void {
     const r = this.regs;
     const xres = r[VBE_DISPI_INDEX_XRES]!, yres = r[VBE_DISPI_INDEX_YRES]!;
-    const bpx = this.bytesPerPixel(r[VBE_DISPI_INDEX_BPP]!);
-    if (r[VBE_DISPI_INDEX_VIRT_WIDTH]! < xres || r[VBE_DISPI_INDEX_VIRT_WIDTH]! * yres * bpx > this.vramBytes) r[VBE_DISPI_INDEX_VIRT_WIDTH] = xres;
-    const pitch = r[VBE_DISPI_INDEX_VIRT_WIDTH]! * bpx;
+    const bpp = r[VBE_DISPI_INDEX_BPP]!;
+    if (r[VBE_DISPI_INDEX_VIRT_WIDTH]! < xres || this.pitchOf(r[VBE_DISPI_INDEX_VIRT_WIDTH]!, bpp) * yres > this.vramBytes) r[VBE_DISPI_INDEX_VIRT_WIDTH] = xres;
+    const pitch = Math.max(1, this.pitchOf(r[VBE_DISPI_INDEX_VIRT_WIDTH]!, bpp));
     const maxY = Math.floor(this.vramBytes / pitch) - yres;
     if (r[VBE_DISPI_INDEX_Y_OFFSET]! > maxY) r[VBE_DISPI_INDEX_Y_OFFSET] = Math.max(0, maxY);
     if (r[VBE_DISPI_INDEX_X_OFFSET]! + xres > r[VBE_DISPI_INDEX_VIRT_WIDTH]!) r[VBE_DISPI_INDEX_X_OFFSET] = r[VBE_DISPI_INDEX_VIRT_WIDTH]! - xres;
     // A panned frame whose last line would run past VRAM falls back to no panning.
-    const end = r[VBE_DISPI_INDEX_Y_OFFSET]! * pitch + r[VBE_DISPI_INDEX_X_OFFSET]! * bpx + (yres - 1) * pitch + xres * bpx;
+    const end = r[VBE_DISPI_INDEX_Y_OFFSET]! * pitch + this.xBytes(r[VBE_DISPI_INDEX_X_OFFSET]!, bpp) + (yres - 1) * pitch + this.pitchOf(xres, bpp);
     if (end > this.vramBytes) { r[VBE_DISPI_INDEX_X_OFFSET] = 0; r[VBE_DISPI_INDEX_Y_OFFSET] = 0; }
   }
 

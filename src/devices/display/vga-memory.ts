@@ -72,7 +72,7 @@ for (let i = 0; i < 16; i++) {
 export class VgaMemory {
   /** The four latches, plane 0 in the low byte. */
   latch = 0;
-  /** Added to window addresses in chain-4 (VBE's 64 KiB bank). */
+  /** Added to addresses in the A0000-AFFFF map (VBE's 64 KiB bank, as QEMU applies it). */
   bankOffset = 0;
   /** Writes that reached plane 2, where the fonts live (the text renderer redraws when it moves). */
   plane2Writes = 0;
@@ -97,17 +97,17 @@ export class VgaMemory {
   private mapped(offset: number): number {
     const sel = (this.regs.gr[GR_MISC]! >> GR06_MEMORY_MAP_SHIFT) & 3;
     const a = offset - MAP_BASE[sel]!;
-    return a >= 0 && a < MAP_SIZE[sel]! ? a : -1;
+    if (a < 0 || a >= MAP_SIZE[sel]!) return -1;
+    return sel === 1 ? a + this.bankOffset : a;
   }
 
   /** One byte read from the window at `offset` (0..0x1FFFF). */
   readByte(offset: number): number {
-    let a = this.mapped(offset);
+    const a = this.mapped(offset);
     if (a < 0) return 0xff;
     const regs = this.regs;
     const vram = this.vram.bytes;
     if ((regs.sr[SR_MEMORY_MODE]! & SR04_CHAIN4) !== 0) {
-      a += this.bankOffset;
       return a < vram.length ? vram[a]! : 0xff;
     }
     if ((regs.gr[GR_MODE]! & GR05_ODD_EVEN) !== 0) {
@@ -131,13 +131,12 @@ export class VgaMemory {
 
   /** One byte written to the window at `offset`. */
   writeByte(offset: number, val: number): void {
-    let a = this.mapped(offset);
+    const a = this.mapped(offset);
     if (a < 0) return;
     const regs = this.regs;
     const vram = this.vram.bytes;
     const mapMask = regs.sr[SR_MAP_MASK]! & 0xf;
     if ((regs.sr[SR_MEMORY_MODE]! & SR04_CHAIN4) !== 0) {
-      a += this.bankOffset;
       if ((mapMask & (1 << (a & 3))) !== 0 && a < vram.length) {
         vram[a] = val;
         if ((a & 3) === 2) this.plane2Writes++;

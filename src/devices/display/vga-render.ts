@@ -43,6 +43,8 @@ export interface RenderResult {
 /** Limits that keep a hostile register setting from asking for a huge surface. */
 const MAX_WIDTH = 4096;
 const MAX_HEIGHT = 4096;
+/** A VGA shows at most 1024 scan lines; with 8-line characters that is 128 rows (cap the text it costs). */
+const MAX_TEXT_ROWS = 128;
 /** Font map select values 0-7 -> plane 2 offsets (IBM VGA, Character Map Select register). */
 const FONT_OFFSETS = [0x0000, 0x4000, 0x8000, 0xc000, 0x2000, 0x6000, 0xa000, 0xe000];
 /** A plane holds 64 KiB on a VGA; text and font addresses wrap there. */
@@ -101,7 +103,7 @@ export class VgaRenderer {
     const d = this.regs.dac;
     for (let i = 0; i < 256; i++) {
       let r = d[i * 3]!, g = d[i * 3 + 1]!, b = d[i * 3 + 2]!;
-      if (!dac8) { r = ((r & 0x3f) << 2) | ((r & 0x3f) >> 4); g = ((g & 0x3f) << 2) | ((g & 0x3f) >> 4); b = ((b & 0x3f) << 2) | ((b & 0x3f) >> 4); }
+      if (!dac8) { r = dac6to8(r); g = dac6to8(g); b = dac6to8(b); }
       this.palette[i] = (r << 16) | (g << 8) | b;
     }
     const ar = this.regs.ar;
@@ -150,7 +152,7 @@ export class VgaRenderer {
     const cw = (regs.sr[SR_CLOCKING_MODE]! & SR01_DOT8) !== 0 ? 8 : 9;
     const ch = (cr[CR_MAX_SCAN_LINE]! & 0x1f) + 1;
     const scan = verticalDisplayEnd(cr) / ((cr[CR_MAX_SCAN_LINE]! & CR09_DOUBLE_SCAN) !== 0 ? 2 : 1);
-    const rows = Math.max(1, Math.min(Math.floor(scan / ch), Math.floor(MAX_HEIGHT / ch)));
+    const rows = Math.max(1, Math.min(Math.floor(scan / ch), Math.floor(MAX_HEIGHT / ch), MAX_TEXT_ROWS));
     const visibleCols = Math.min(cols, Math.floor(MAX_WIDTH / cw));
     const w = visibleCols * cw, h = rows * ch;
     const fresh = this.resize(w, h, `t${cols}x${rows}x${cw}x${ch}`);
@@ -262,16 +264,29 @@ export class VgaRenderer {
     if (!all && !anyDirty) return this.result([], null);
     const vram = this.vram.bytes;
     const bytespp = (m.bpp + 7) >> 3;
+    const lineBytes = m.bpp === 4 ? ((w + 7) >> 3) << 2 : w * bytespp;
     const px = this.pixels;
     const pal = this.palette;
     this.changedLines.fill(0, 0, h);
     for (let y = 0; y < h; y++) {
       const ls = m.start + y * m.pitch;
-      if (!all && !this.rangeDirty(ls, w * bytespp)) continue;
+      if (!all && !this.rangeDirty(ls, lineBytes)) continue;
       this.changedLines[y] = 1;
       let o = y * w;
-      if (ls < 0 || ls + w * bytespp > vram.length) { px.fill(0, o, o + w); continue; }
+      if (ls < 0 || ls + lineBytes > vram.length) { px.fill(0, o, o + w); continue; }
       switch (m.bpp) {
+        case 4: {
+          // Planar: each 4-byte group holds bit planes 0-3 of eight pixels, through the attribute palette.
+          const pal16 = this.palette16;
+          const planeEnable = this.regs.ar[AR_PLANE_ENABLE]! & 0xf;
+          for (let x = 0; x < w; x++) {
+            const a = ls + ((x >> 3) << 2);
+            const bit = 7 - (x & 7);
+            const c = ((vram[a]! >> bit) & 1) | (((vram[a + 1]! >> bit) & 1) << 1) | (((vram[a + 2]! >> bit) & 1) << 2) | (((vram[a + 3]! >> bit) & 1) << 3);
+            px[o++] = pal16[c & planeEnable]!;
+          }
+          break;
+        }
         case 8:
           for (let x = 0; x < w; x++) px[o++] = pal[vram[ls + x]!]!;
           break;
@@ -330,6 +345,12 @@ export class VgaRenderer {
 function verticalDisplayEnd(cr: Uint8Array): number {
   const ov = cr[CR_OVERFLOW]!;
   return (cr[CR_V_DISPLAY_END]! | ((ov & 0x02) << 7) | ((ov & 0x40) << 3)) + 1;
+}
+
+/** A 6-bit DAC value as 8 bits, the way QEMU widens it (its low bit fills the two new ones), so frames match QEMU's. */
+function dac6to8(v: number): number {
+  const x = v & 0x3f;
+  return (x << 2) | ((x & 1) * 3);
 }
 
 function expand5(v: number): number { return (v << 3) | (v >> 2); }

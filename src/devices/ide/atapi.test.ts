@@ -125,6 +125,60 @@ test('ATAPI media change: eject → NOT READY; insert → UNIT ATTENTION, REQUES
   assert.equal(refused.error >>> 4, 0x5);
 });
 
+test('ATAPI DMA: IDENTIFY PACKET offers DMA; READ(10) and INQUIRY with the DMA bit go through the bus master', async () => {
+  const { c, bm, mem, irqs } = cdRig();
+  c.out(REG_DEVICE, 0xa0);
+  c.out(REG_STATUS, 0xa1);
+  const id = c.readBytes(512);
+  const word = (n: number): number => id[2 * n]! | (id[2 * n + 1]! << 8);
+  assert.equal(word(49) & 0x0100, 0x0100, 'DMA supported');
+  assert.equal(word(63) & 0x07, 0x07, 'multiword DMA 0-2');
+  c.out(REG_ERROR, 0x03); c.out(REG_NSECT, 0x22); c.out(REG_STATUS, 0xef); // SET FEATURES: MWDMA2
+  await settle();
+  c.out(REG_STATUS, 0xa1);
+  const id2 = c.readBytes(512);
+  assert.equal(id2[127], 0x04, 'word 63: MWDMA2 selected');
+  /** PACKET with FEATURES=DMA; the bus master is started after the packet, as Linux does. */
+  const dmaPacket = async (cdb: number[], table: number): Promise<number> => {
+    c.inb(REG_STATUS);
+    bm.write(8 + 2, 1, 0x06); // secondary channel: clear interrupt and error
+    bm.write(8 + 4, 4, table);
+    bm.write(8, 1, 0x08);     // RWCON: device to memory
+    c.out(REG_ERROR, 0x01); c.out(REG_LBAM, 0); c.out(REG_LBAH, 0);
+    c.out(REG_STATUS, 0xa0);
+    assert.equal(c.inb(REG_NSECT) & 3, IR_COD);
+    c.writeBytes(Uint8Array.from([...cdb, ...new Array<number>(12 - cdb.length).fill(0)]));
+    await settle();
+    assert.equal(c.alt() & ST_DRQ, ST_DRQ, 'waiting for the bus master');
+    bm.write(8, 1, 0x09);     // start
+    await settle();
+    return bm.read(8 + 2, 1);
+  };
+  const dv = new DataView(mem.u8.buffer);
+  const prd = (table: number, list: [number, number, boolean][]): void => list.forEach(([a, n, eot], i) => {
+    dv.setUint32(table + 8 * i, a, true);
+    dv.setUint32(table + 8 * i + 4, (n & 0xffff) | (eot ? 0x80000000 : 0), true);
+  });
+  prd(0x1000, [[0x10000, 4096, false], [0x20000, 2048, true]]);
+  const before = irqs[1].history.filter((l) => l).length;
+  const bmis = await dmaPacket([0x28, 0, 0, 0, 0, 2, 0, 0, 3], 0x1000);
+  assert.equal(bmis & 7, 0x04, 'bus master: interrupt, not active, no error');
+  assert.ok(irqs[1].history.filter((l) => l).length > before && irqs[1].level, 'the drive interrupted');
+  assert.equal(c.inb(REG_NSECT) & 3, IR_IO | IR_COD, 'completion phase');
+  assert.equal(c.inb(REG_STATUS) & (ST_ERR | ST_DRQ), 0);
+  for (let i = 0; i < 4096; i++) assert.equal(mem.u8[0x10000 + i], (8 + Math.floor(i / 512)) & 0xff);
+  for (let i = 0; i < 2048; i++) assert.equal(mem.u8[0x20000 + i], (16 + Math.floor(i / 512)) & 0xff);
+  prd(0x1000, [[0x30000, 96, true]]);
+  assert.equal((await dmaPacket([0x12, 0, 0, 0, 96], 0x1000)) & 7, 0x05, '36 bytes into a 96-byte PRD: interrupt, still active (PRDs longer than the transfer)');
+  assert.equal(Buffer.from(mem.u8.subarray(0x30008, 0x30010)).toString('latin1'), 'HVM     ', 'INQUIRY by DMA');
+  // A PRD outside RAM: the bus master's error bit, and CHECK CONDITION (medium error) from the drive.
+  prd(0x1000, [[0xfffff000, 2048, true]]);
+  const bad = await dmaPacket([0x28, 0, 0, 0, 0, 0, 0, 0, 1], 0x1000);
+  assert.equal(bad & 0x02, 0x02, 'bus master error');
+  assert.equal(c.inb(REG_STATUS) & ST_ERR, ST_ERR);
+  assert.equal(c.inb(REG_ERROR) >>> 4, 0x3, 'sense key MEDIUM ERROR');
+});
+
 test('fuzz: random accesses to every IDE port and the bus master never throw and DMA stays in RAM', async () => {
   const seed = fuzzSeed();
   const disk = new MemBackend(4 * 2 ** 20);

@@ -2,14 +2,16 @@
 // commands). A 12-byte packet goes through the data port after PACKET (interrupt reason CoD=1);
 // data comes back in DRQ blocks no larger than the byte-count limit the host put in the cylinder
 // registers, each announced in them with an interrupt (IO=1), and the command ends with IO=1,
-// CoD=1. Data moves by PIO only: IDENTIFY PACKET DEVICE says no DMA, so drivers never ask.
+// CoD=1. With the DMA bit in the features register at PACKET time, the data phase goes through
+// the bus master instead (DRQ with DMARQ; completion is the same IO=1, CoD=1 and interrupt);
+// IDENTIFY PACKET DEVICE offers multiword DMA 0-2 and UDMA 0-5 so drivers ask for it.
 // Errors are CHECK CONDITION: ERR, the sense key in the error register's high nibble, and the
 // sense data for REQUEST SENSE. The host changes the medium with insert()/eject(); the guest
 // then sees UNIT ATTENTION (not ready to ready, medium may have changed).
 
 import type { BlockBackend } from '../../block/block.js';
 import type { IdeChannelHost } from './ata.js';
-import { IO_BUFFER_BYTES, IdeDevice, ST_DRDY, ST_DSC, ST_ERR } from './ata.js';
+import { IO_BUFFER_BYTES, IdeDevice, ST_DRDY, ST_DRQ, ST_DSC, ST_ERR } from './ata.js';
 import { CMD_CHECK_POWER_MODE, CMD_EXECUTE_DIAGNOSTIC, CMD_IDENTIFY, CMD_IDENTIFY_PACKET, CMD_IDLE_IMMEDIATE,
   CMD_NOP, CMD_PACKET, CMD_SET_FEATURES, identifyBytes, putAtaString, type DiskIdentity } from './ata-disk.js';
 
@@ -19,6 +21,9 @@ export const IR_COD = 0x01;   // command (1) or data (0)
 export const IR_IO = 0x02;    // to the host (1)
 /** Packet features register: DMA. */
 const PACKET_DMA = 0x01;
+/** SET FEATURES: set transfer mode, with the mode kind in the sector count's high bits. */
+const SF_SET_XFER_MODE = 0x03;
+const XFER_PIO_DEFAULT = 0x00, XFER_PIO = 0x08, XFER_MWDMA = 0x20, XFER_UDMA = 0x40;
 const PACKET_BYTES = 12;
 
 /** SCSI / MMC operation codes. */
@@ -40,8 +45,10 @@ export const GPCMD_READ_12 = 0xa8;
 /** Sense keys and additional sense codes. */
 export const SENSE_NONE = 0x0;
 export const SENSE_NOT_READY = 0x2;
+export const SENSE_MEDIUM_ERROR = 0x3;
 export const SENSE_ILLEGAL_REQUEST = 0x5;
 export const SENSE_UNIT_ATTENTION = 0x6;
+export const ASC_UNRECOVERED_READ_ERROR = 0x11;
 export const ASC_INVALID_OPCODE = 0x20;
 export const ASC_LBA_OUT_OF_RANGE = 0x21;
 export const ASC_INVALID_FIELD = 0x24;
@@ -58,7 +65,9 @@ const MODE_PAGE_ALL = 0x3f;
 export const CD_SECTOR = 2048;
 const CHUNK_SECTORS = IO_BUFFER_BYTES / CD_SECTOR;
 /** Media event codes for GET EVENT STATUS NOTIFICATION. */
-const MEC_NO_CHANGE = 0, MEC_NEW_MEDIA = 2, MEC_MEDIA_REMOVAL = 3;
+const MEC_NO_CHANGE = 0, MEC_EJECT_REQUEST = 1, MEC_NEW_MEDIA = 2, MEC_MEDIA_REMOVAL = 3;
+/** Media status byte of the media event: tray open, medium present. */
+const MS_TRAY_OPEN = 0x01, MS_MEDIA_PRESENT = 0x02;
 
 const be16 = (b: Uint8Array, o: number, v: number): void => { b[o] = (v >>> 8) & 0xff; b[o + 1] = v & 0xff; };
 const be32 = (b: Uint8Array, o: number, v: number): void => { be16(b, o, v >>> 16); be16(b, o + 2, v & 0xffff); };
@@ -75,6 +84,8 @@ export class AtapiCdrom extends IdeDevice {
   private unitAttention = false;
   private mediaEvent = MEC_NO_CHANGE;
   private locked = false;
+  /** The tray is open (after an eject, until a medium goes in). */
+  private trayOpen = false;
   private readonly cdb = new Uint8Array(PACKET_BYTES);
   /** Byte-count limit from the cylinder registers at PACKET time. */
   private limit = 0;
@@ -83,6 +94,10 @@ export class AtapiCdrom extends IdeDevice {
   private rlen = 0;
   private readLba = 0;
   private readLeft = 0;
+  /** The current packet's data phase goes through the bus master (FEATURES bit 0 at PACKET). */
+  private packetDma = false;
+  /** Selected transfer mode: IDENTIFY words 63/88 report it. */
+  private mwdma = -1; private udma = -1;
 
   constructor(host: IdeChannelHost, media: BlockBackend | null, readonly ident: DiskIdentity) {
     super(host);
@@ -92,20 +107,36 @@ export class AtapiCdrom extends IdeDevice {
   /** Medium size in 2048-byte sectors (0 without one). */
   get sectors(): number { return this.media === null ? 0 : Math.floor(this.media.sizeBytes / CD_SECTOR); }
 
-  /** Host: put a medium in; the guest's next command sees UNIT ATTENTION. */
+  /** True while the guest has locked the tray (PREVENT ALLOW MEDIUM REMOVAL). */
+  get isLocked(): boolean { return this.locked; }
+
+  /** True when a medium is in the drive. */
+  get hasMedia(): boolean { return this.media !== null; }
+
+  /** Host: put a medium in and close the tray; the guest's next command sees UNIT ATTENTION. */
   insert(media: BlockBackend): void {
     this.media = media;
+    this.trayOpen = false;
     this.unitAttention = true;
     this.mediaEvent = MEC_NEW_MEDIA;
   }
 
-  /** Host: take the medium out (returned so the caller can close it). */
+  /** Host or guest: open the tray and take the medium out (returned so the caller can close it). */
   eject(): BlockBackend | null {
     const m = this.media;
     this.media = null;
     this.locked = false;
+    this.trayOpen = true;
     this.mediaEvent = MEC_MEDIA_REMOVAL;
     return m;
+  }
+
+  /**
+   * Host: asks to open a locked tray. A real drive only reports the button press (media event
+   * "eject request") and leaves the guest to unlock and eject (MMC-5 §6.6.4.4).
+   */
+  requestEject(): void {
+    this.mediaEvent = MEC_EJECT_REQUEST;
   }
 
   identify(): Uint16Array {
@@ -114,20 +145,22 @@ export class AtapiCdrom extends IdeDevice {
     putAtaString(w, 10, 10, this.ident.serial);
     putAtaString(w, 23, 4, this.ident.firmware);
     putAtaString(w, 27, 20, this.ident.model);
-    w[49] = 0x0200; // LBA; no DMA
+    w[49] = 0x0300; // LBA, DMA
     w[53] = 0x0006;
+    w[63] = 0x0007 | (this.mwdma >= 0 ? 0x100 << this.mwdma : 0); // multiword DMA 0-2
     w[64] = 0x0003;
     w[65] = w[66] = w[67] = w[68] = 120;
     w[80] = 0x00f0;
     w[82] = 0x0210; // PACKET feature set, DEVICE RESET
     w[83] = 0x4000; w[84] = 0x4000; w[85] = 0x0210; w[87] = 0x4000;
+    w[88] = 0x003f | (this.udma >= 0 ? 0x100 << this.udma : 0); // UDMA 0-5
     return w;
   }
 
   command(cmd: number): void {
     switch (cmd) {
       case CMD_PACKET:
-        if ((this.feature & PACKET_DMA) !== 0) { this.abort(); return; }
+        this.packetDma = (this.feature & PACKET_DMA) !== 0;
         this.limit = (this.lbah << 8) | this.lbam;
         if (this.limit === 0 || this.limit === 0xffff) this.limit = 0xfffe;
         this.nsect = IR_COD;
@@ -148,7 +181,18 @@ export class AtapiCdrom extends IdeDevice {
         this.nsect = 0xff;
         this.done();
         return;
-      case CMD_SET_FEATURES: case CMD_IDLE_IMMEDIATE: case CMD_NOP:
+      case CMD_SET_FEATURES:
+        if (this.feature === SF_SET_XFER_MODE) {
+          const mode = this.nsect & 0x07;
+          const kind = this.nsect & 0xf8;
+          if ((kind === XFER_PIO_DEFAULT || kind === XFER_PIO) && mode <= 4) { /* PIO timing: nothing to do */ }
+          else if (kind === XFER_MWDMA && mode <= 2) { this.mwdma = mode; this.udma = -1; }
+          else if (kind === XFER_UDMA && mode <= 5) { this.udma = mode; this.mwdma = -1; }
+          else { this.abort(); return; }
+        }
+        this.done();
+        return;
+      case CMD_IDLE_IMMEDIATE: case CMD_NOP:
         this.done();
         return;
       case CMD_IDENTIFY:
@@ -242,7 +286,7 @@ export class AtapiCdrom extends IdeDevice {
         if ((c[4]! & 0x10) !== 0) {
           be16(out, 0, 6); out[2] = 0x04;
           out[4] = this.mediaEvent;
-          out[5] = this.media !== null ? 0x02 : 0x00;
+          out[5] = (this.trayOpen ? MS_TRAY_OPEN : 0) | (this.media !== null ? MS_MEDIA_PRESENT : 0);
           this.mediaEvent = MEC_NO_CHANGE;
           this.sendReply(8, rd16(c, 7));
         } else {
@@ -256,6 +300,8 @@ export class AtapiCdrom extends IdeDevice {
         if (loej && !start) {
           if (this.locked) { this.fail(SENSE_ILLEGAL_REQUEST, ASC_MEDIUM_REMOVAL_PREVENTED); return; }
           this.eject();
+        } else if (loej && start) {
+          this.trayOpen = false; // load: the tray closes (on whatever medium it holds)
         }
         this.ok();
         return;
@@ -326,6 +372,10 @@ export class AtapiCdrom extends IdeDevice {
   private sendReply(len: number, alloc: number): void {
     const n = Math.min(len, alloc);
     if (n === 0) { this.ok(); return; }
+    if (this.packetDma) {
+      this.dmaIn(n, (pos, b) => { b.set(this.buf.subarray(pos, pos + b.length)); return Promise.resolve(); });
+      return;
+    }
     this.rpos = 0;
     this.rlen = n;
     this.readLeft = 0;
@@ -335,9 +385,37 @@ export class AtapiCdrom extends IdeDevice {
   private startRead(lba: number, count: number): void {
     if (lba + count > this.sectors) { this.fail(SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE); return; }
     if (count === 0) { this.ok(); return; }
+    if (this.packetDma) {
+      const media = this.media;
+      if (media === null) { this.fail(SENSE_NOT_READY, ASC_MEDIUM_NOT_PRESENT); return; }
+      // The image the command started on, even if the host swaps it meanwhile: that read then fails.
+      this.dmaIn(count * CD_SECTOR, (pos, b) => media.read(lba * CD_SECTOR + pos, b));
+      return;
+    }
     this.readLba = lba;
     this.readLeft = count;
     this.readChunk();
+  }
+
+  /**
+   * A data-in phase through the bus master: `bytes` from `source`, then GOOD status (or
+   * MEDIUM ERROR when the image failed or the PRDs were bad) with IO=1, CoD=1 and the interrupt.
+   */
+  private dmaIn(bytes: number, source: (pos: number, b: Uint8Array) => Promise<void>): void {
+    const gen = this.generation;
+    this.nsect = IR_IO;
+    this.status = ST_DRDY | ST_DSC | ST_DRQ;
+    this.dma = {
+      toGuest: true,
+      bytes,
+      transfer: source,
+      complete: (ok) => {
+        if (gen !== this.generation) return;
+        this.dma = null;
+        if (ok) this.ok(); else this.fail(SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ_ERROR);
+      },
+    };
+    this.host.dmaReady(this);
   }
 
   private readChunk(): void {

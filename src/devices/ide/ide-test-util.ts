@@ -78,3 +78,29 @@ export function rig(drives: IdeDriveConfig[], ramBytes = 1 << 20) {
   const bm = ide.bmdma.region;
   return { ide, mem, irqs, ch, bm };
 }
+
+/** A channel's register helpers, as `rig().ch(n)` returns them. */
+export type ChannelHelpers = ReturnType<ReturnType<typeof rig>['ch']>;
+
+/**
+ * Sends an ATAPI packet to the master of channel `c` by PIO and collects the data phase: the
+ * data, the final status and error registers, and the DRQ block sizes.
+ */
+export async function atapiPacket(c: ChannelHelpers, cdb: number[], limit = 0xfffe): Promise<{ data: Uint8Array; status: number; error: number; blocks: number[] }> {
+  c.inb(7);
+  c.out(6, 0xa0);
+  c.out(1, 0); c.out(4, limit & 0xff); c.out(5, limit >>> 8);
+  c.out(7, 0xa0);
+  c.writeBytes(Uint8Array.from([...cdb, ...new Array<number>(Math.max(0, 12 - cdb.length)).fill(0)]));
+  await settle();
+  const chunks: number[] = [];
+  const blocks: number[] = [];
+  for (let n = 0; n < 1000 && (c.alt() & 0x08) !== 0; n++) {
+    const len = c.inb(4) | (c.inb(5) << 8);
+    blocks.push(len);
+    c.inb(7);
+    chunks.push(...c.readBytes(len));
+    await settle();
+  }
+  return { data: Uint8Array.from(chunks), status: c.inb(7), error: c.inb(1), blocks };
+}

@@ -39,6 +39,11 @@ export interface IdeDriveConfig {
   backend: BlockBackend | null;
 }
 
+/** A drive's id as QEMU names the IDE positions: `ide<bus>-hd<unit>` or `ide<bus>-cd<unit>` (`-cdrom` makes ide1-cd0). */
+export function ideDriveId(bus: 0 | 1, unit: 0 | 1, media: 'disk' | 'cdrom'): string {
+  return `ide${bus}-${media === 'disk' ? 'hd' : 'cd'}${unit}`;
+}
+
 /** Saved state: only the configuration space (drives restart idle). */
 export interface PiixIdeState { config: number[] }
 
@@ -76,6 +81,19 @@ export class PiixIde implements PciFunction {
     c.setMask(PIIX_IDETIM_PRI, 4, 0xffffffff);
     c.setMask(PIIX_SIDETIM, 1, 0xff);
     c.defineBar(PIIX_BMDMA_BAR, { space: 'io', size: BMDMA_BYTES, region: this.bmdma.region });
+  }
+
+  /**
+   * The drive QEMU users call `id`: `ide<bus>-hd<unit>` for a hard disk, `ide<bus>-cd<unit>` for a
+   * CD-ROM (so `ide1-cd0` is the drive `-cdrom` makes); null if there is none.
+   */
+  driveById(id: string): AtaDisk | AtapiCdrom | null {
+    const m = /^ide([01])-(hd|cd)([01])$/.exec(id);
+    if (m === null) return null;
+    const d = this.channels[Number(m[1]) as 0 | 1].drives[Number(m[3]) as 0 | 1];
+    if (d instanceof AtapiCdrom) return m[2] === 'cd' ? d : null;
+    if (d instanceof AtaDisk) return m[2] === 'hd' ? d : null;
+    return null;
   }
 
   reset(): void {

@@ -65,7 +65,7 @@ const MAX_BLOCKS = 1 << 16;
 const MAX_RECORDS = 1 << 19;
 /** Instructions per block at most. */
 const BLOCK_MAX = 64;
-const HASH_BITS = 16;
+const HASH_BITS = 17;
 /**
  * Instructions a cached 32-bit block runs (executions × length) before it is compiled to
  * JavaScript (jit.ts); 0 turns the compiler off. V8's optimizing compile of each generated
@@ -113,9 +113,9 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   private readonly blkVpn2 = new Int32Array(MAX_BLOCKS);
   private readonly hash = new Int32Array(1 << HASH_BITS).fill(-1);
   /** Link to the block that followed, valid while `epoch` and the EIP match. */
-  private readonly blkNext = new Int32Array(MAX_BLOCKS);
-  private readonly blkNextEip = new Int32Array(MAX_BLOCKS);
-  private readonly blkNextEpoch = new Int32Array(MAX_BLOCKS);
+  private readonly blkNext = new Int32Array(2 * MAX_BLOCKS);
+  private readonly blkNextEip = new Int32Array(2 * MAX_BLOCKS);
+  private readonly blkNextEpoch = new Int32Array(2 * MAX_BLOCKS);
   private nBlocks = 0;
   private insTop = 0;
   /** Compiled form of each block once hot (null before, or when nothing in it compiles). */
@@ -180,17 +180,28 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
           if (shadowed) this.shadow = false;
           else if (this.pollEvents()) { prev = -1; continue; }
           if (this.halted) return StopReason.Halted;
-          let b: number;
-          if (prev >= 0 && this.blkNextEip[prev] === this.eip && this.blkNextEpoch[prev] === this.epoch) {
-            b = this.blkNext[prev]!;
-            if (this.pageGen[this.blkKey[b]! >>> 12] !== this.blkGen[b] || this.blkPage2[b]! >= 0) b = this.lookupBlock();
+          // Two links per block (both ways of a conditional branch), the newer in slot 0.
+          let b = -1;
+          if (prev >= 0) {
+            const l = prev << 1, eip = this.eip, ep = this.epoch;
+            if (this.blkNextEip[l] === eip && this.blkNextEpoch[l] === ep) b = this.blkNext[l]!;
+            else if (this.blkNextEip[l + 1] === eip && this.blkNextEpoch[l + 1] === ep) b = this.blkNext[l + 1]!;
+            if (b >= 0 && (this.pageGen[this.blkKey[b]! >>> 12] !== this.blkGen[b] || this.blkPage2[b]! >= 0)) b = this.lookupBlock();
+            else if (b < 0) {
+              b = this.lookupBlock();
+              if (this.blkKey[b]! >= 0 && this.blkKey[prev]! >= 0) {
+                if (this.blkNextEpoch[l] === ep) {
+                  this.blkNext[l + 1] = this.blkNext[l]!;
+                  this.blkNextEip[l + 1] = this.blkNextEip[l]!;
+                  this.blkNextEpoch[l + 1] = ep;
+                }
+                this.blkNext[l] = b;
+                this.blkNextEip[l] = eip;
+                this.blkNextEpoch[l] = ep;
+              }
+            }
           } else {
             b = this.lookupBlock();
-            if (prev >= 0 && this.blkKey[b]! >= 0 && this.blkKey[prev]! >= 0) {
-              this.blkNext[prev] = b;
-              this.blkNextEip[prev] = this.eip;
-              this.blkNextEpoch[prev] = this.epoch;
-            }
           }
           prev = this.blkKey[b]! >= 0 ? b : -1;
           this.smc = false;
@@ -254,6 +265,22 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     }
   }
 
+  /**
+   * SMP (set by the worker): PAUSE ends the run slice, so a CPU spinning on a lock or on another
+   * CPU's answer gives way at once, as pause-loop exiting does under KVM. It leaves through the
+   * HLT exit: `halted` and `pauseHalt` set; the worker clears both and runs another CPU.
+   */
+  yieldOnPause = false;
+  /** The CPU is `halted` only because PAUSE yielded (cleared when an event is delivered). */
+  pauseHalt = false;
+
+  /** PAUSE (F3 90): a spin-wait hint; yields the slice under SMP (see yieldOnPause). */
+  pause(): void {
+    if (!this.yieldOnPause) return;
+    this.halted = true;
+    this.pauseHalt = true;
+  }
+
   /** Whether an interrupt or NMI would end HLT now. */
   canWake(): boolean {
     if (!this.nmiPending && this.intc.takeNmi()) this.nmiPending = true;
@@ -268,6 +295,7 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
       this.nmiPending = false;
       this.nmiBlocked = true;
       this.halted = false;
+      this.pauseHalt = false;
       this.interrupt(2, this.eip, -1, IntKind.External);
       this.eip = this.nextEip;
       return true;
@@ -275,6 +303,7 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     if ((this.eflags & FLAG_IF) !== 0 && this.intc.hasInterrupt()) {
       const vec = this.intc.acknowledge() & 0xff;
       this.halted = false;
+      this.pauseHalt = false;
       this.interrupt(vec, this.eip, -1, IntKind.External);
       this.eip = this.nextEip;
       return true;
@@ -327,13 +356,21 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     }
     const off = e ^ lin;
     const mode = this.code32 ? 1 : 0;
-    const h = ((off ^ (off >>> HASH_BITS)) + mode) & ((1 << HASH_BITS) - 1);
+    // Two-way: a block lives at its slot or the neighbour (the previous holder moves there).
+    const h = Math.imul(off + mode, 0x9e3779b1) >>> (32 - HASH_BITS);
     const b = this.hash[h]!;
-    if (b >= 0 && this.blkKey[b] === off && this.blkMode[b] === mode &&
-        this.pageGen[off >>> 12] === this.blkGen[b] &&
-        (this.eip >>> 0) + this.blkBytes[b]! - 1 <= (this.segLimit[CS]! >>> 0) &&
-        (this.blkPage2[b]! < 0 || this.page2Valid(b))) return b;
+    if (b >= 0 && this.blockFits(b, off, mode)) return b;
+    const b2 = this.hash[h ^ 1]!;
+    if (b2 >= 0 && this.blockFits(b2, off, mode)) return b2;
     return this.decodeBlock(lin, off, h);
+  }
+
+  /** Whether cached block `b` is the code at buffer offset `off` in `mode`, still valid here. */
+  private blockFits(b: number, off: number, mode: number): boolean {
+    return this.blkKey[b] === off && this.blkMode[b] === mode &&
+      this.pageGen[off >>> 12] === this.blkGen[b] &&
+      (this.eip >>> 0) + this.blkBytes[b]! - 1 <= (this.segLimit[CS]! >>> 0) &&
+      (this.blkPage2[b]! < 0 || this.page2Valid(b));
   }
 
   /** Compiles block `b` (jit.ts); a failure (no code generation allowed) turns the compiler off. */
@@ -401,7 +438,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     }
     if (off < 0) return this.oneShot(b, start, n, bytes);
     this.blkKey[b] = off;
-    this.blkNextEpoch[b] = this.epoch - 1;
+    this.blkNextEpoch[2 * b] = this.epoch - 1;
+    this.blkNextEpoch[2 * b + 1] = this.epoch - 1;
     this.blkMode[b] = c32 ? 1 : 0;
     this.blkStart[b] = start;
     this.blkCount[b] = n;
@@ -413,6 +451,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     const inPage1 = Math.min(bytes, 0x1000 - (off & 0xfff));
     this.markCode(off, inPage1);
     if (this.decPage2 >= 0) this.markCode(this.decPage2 << 12, bytes - inPage1);
+    const old = this.hash[h]!;
+    if (old >= 0 && this.blkKey[old] !== off) this.hash[h ^ 1] = old;
     this.hash[h] = b;
     this.nBlocks++;
     this.insTop += n * REC;

@@ -35,6 +35,8 @@ export const OP_UD = 0x400;
 export const OP_GP0 = 0x401;
 /** Operand-size bit of the op id. */
 export const OP_32 = 0x200;
+/** PAUSE (F3 90): a NOP that ends its block, so a CPU spinning on another can yield (SMP). */
+export const OP_PAUSE = 0x402;
 
 const F_MODRM = 1;
 const IMM_SHIFT = 1;
@@ -300,6 +302,7 @@ export function decodeOne(src: ByteSource, out: Int32Array, at: number, csBase: 
   if (len > 15) { op = OP_GP0; flags |= F_TERM; }
   // LOCK is legal only on read-modify-write memory forms (SDM vol. 2, LOCK).
   if ((pfx & P_LOCK) !== 0 && op !== OP_UD && !lockable(opc, m)) { op = OP_UD; flags |= F_TERM; }
+  if (opc === 0x90 && (pfx & P_REP) !== 0 && op !== OP_UD && op !== OP_GP0) { op = OP_PAUSE; flags |= F_TERM; }
   if (a32) pfx |= P_A32;
   if (o32) pfx |= P_O32;
   if (seg >= 0) pfx |= P_SEGOVR;

@@ -3,7 +3,7 @@
 
 import type { SoftCpu } from './cpu.js';
 import {
-  M_MEM, OP_32, OP_GP0, OP_UD, P_A32, P_SEG_SHIFT, R_DISP, R_IMM, R_IMM2, R_LEN, R_M, R_PFX, REC,
+  M_MEM, OP_32, OP_GP0, OP_PAUSE, OP_UD, P_A32, P_SEG_SHIFT, R_DISP, R_IMM, R_IMM2, R_LEN, R_M, R_PFX, REC,
 } from './decoder.js';
 import { exec0F } from './exec-0f.js';
 import { execString } from './exec-string.js';
@@ -456,6 +456,7 @@ function execOther(c: SoftCpu, op: number, p: number): void {
     default:
       if (op === OP_GP0) c.gp(0);
       if (op === OP_UD) c.ud();
+      if (op === OP_PAUSE) { c.pause(); return; }
       if ((op & 0x100) !== 0) { exec0F(c, op, p); return; }
       c.ud();
   }

@@ -16,7 +16,8 @@ import { execBlock } from './exec.js';
 import {
   M_ADDR16, M_HAS_BASE, M_HAS_INDEX, M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
 } from './decoder.js';
-import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
+import { CC_ADC, CC_ADD, CC_DEC, CC_FLAGS, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
+import { PARITY } from './defs.js';
 
 /** A compiled block: returns the number of instructions completed. */
 export type JitFn = (c: SoftCpu) => number;
@@ -67,7 +68,7 @@ function st8(c: SoftCpu, s: number, o: number, v: number): void {
 
 function ld16(c: SoftCpu, s: number, o: number): number { return c.rd16(s, o); }
 
-const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock };
+const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock, PAR: PARITY };
 
 // ---- translation ----
 
@@ -342,7 +343,9 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
           if (!dead[k]) {
             const cf = rg === 0 ? `(${res} & 1)` : `((${res} >>> 31) & 1)`;
             const of = rg === 0 ? `(((${res} >>> 31) & 1) ^ (${res} & 1))` : `(((${res} >>> 31) ^ (${res} >>> 30)) & 1)`;
-            t(`c.setArith((c.getArith() & ~2049) | ${cf} | (${of} << 11));`);
+            const kept = keptFlags(fs);
+            if (kept === null) t(`c.setArith((c.getArith() & ~2049) | ${cf} | (${of} << 11));`);
+            else t(`c.ccOp = ${CC_FLAGS}; c.ccAux = ${kept} | ${cf} | (${of} << 11); c.ccMask = -1;`);
           }
           fs = NONE;
           break;
@@ -422,9 +425,10 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
   }
   if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(`return ${n};`); }
   if (inline < 2 || inline * 2 < n) return null;
-  const body = `const { ld32, st32, ld8, st8, ld16, execBlock } = H;\n` +
+  const body = `const { ld32, st32, ld8, st8, ld16, execBlock, PAR } = H;\n` +
     `return function jitBlock(c) {\nconst r = c.regs, E = c.eip;\n${out.join('\n')}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  if (process.env["HVM_JIT_DUMP"]) console.error(`// block at ${(c.segBase[1]! + c.eip) >>> 0}\n${body}`);
   const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
   return factory(HELPERS);
 }
@@ -433,6 +437,17 @@ function isRotate(ins: Int32Array, p: number): boolean {
   const op = ins[p]!, m = ins[p + R_M]!;
   return (op === 0x2c1 || op === 0x2d1) && (m & M_MEM) === 0 && ((m >> 3) & 7) < 2 &&
     (op === 0x2d1 || (ins[p + R_IMM]! & 31) !== 0);
+}
+
+/** PF, AF, ZF and SF (EFLAGS bits) as `fs` left them, when known statically. */
+function keptFlags(fs: FlagState): string | null {
+  const szp = `(PAR[${fs.res} & 255] << 2) | (${fs.res} === 0 ? 64 : 0) | ((${fs.res} >>> 24) & 128)`;
+  switch (fs.kind) {
+    case 'add': case 'sub': return `(${szp} | ((${fs.a} ^ ${fs.b} ^ ${fs.res}) & 16))`;
+    case 'incdec': return `(${szp} | ((${fs.a} ^ 1 ^ ${fs.res}) & 16))`;
+    case 'logic': case 'shift': return `(${szp})`;
+    default: return null;
+  }
 }
 
 /** CF before the current instruction, from what is known statically or from the CPU. */

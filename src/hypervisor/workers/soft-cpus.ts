@@ -70,6 +70,7 @@ export class SoftCpus {
       const x87 = new X87(cpu);
       cpu.attachUnits(x87, new Sse(cpu, x87));
       cpu.onApicBaseWrite = (v) => o.platform.setApicBaseMsr(i, v);
+      cpu.yieldOnPause = n > 1;
       this.cpus.push(cpu);
     }
     Mmu.shareCodeTracking(this.cpus);
@@ -140,9 +141,12 @@ export class SoftCpus {
   }
 
   /** Whether some running CPU is not halted, or a halted one has an interrupt or NMI to take. */
-  anyRunnable(): boolean {
+  anyRunnable(): boolean { return this.othersRunnable(-1); }
+
+  /** anyRunnable, not counting CPU `self`. */
+  othersRunnable(self: number): boolean {
     for (let i = 0; i < this.cpus.length; i++) {
-      if (this.waitSipi[i] === 1) continue;
+      if (this.waitSipi[i] === 1 || i === self) continue;
       const cpu = this.cpus[i]!;
       if (!cpu.halted || cpu.canWake()) return true;
     }

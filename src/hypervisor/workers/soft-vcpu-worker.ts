@@ -53,8 +53,11 @@ class IrqMirror {
       const level = this.control.irqLevel(line);
       if (edges !== this.edges[line]) {
         this.edges[line] = edges;
-        // A pulse that came and went since the last look is still an edge.
+        // A pulse that came and went since the last look is still an edge; so is a line that
+        // fell and rose again while high (the i8042 reloading its output buffer within the
+        // guest's read of the previous byte), or the edge would be lost.
         if (level === 0) this.platform.pulseIrq(line);
+        else if (this.levels[line] !== 0) { this.platform.setIrq(line, false); this.platform.setIrq(line, true); }
       }
       if (level !== this.levels[line]) {
         this.levels[line] = level;
@@ -132,7 +135,7 @@ port.once('message', (m: ToVcpu) => {
   }
   set.setStates(m.states, false);
   host.post({ kind: 'ready', info: n === 1 ? 'soft CPU' : `${n} soft CPUs` });
-  if (n === 1 && process.env['HVM_SMP_FORCE'] !== '1') void loop(set.cpus[0]!, platform, mirror, control, host, vram);
+  if (n === 1) void loop(set.cpus[0]!, platform, mirror, control, host, vram);
   else void smpLoop(set, platform, mirror, control, host, vram);
 });
 
@@ -182,21 +185,7 @@ async function smpLoop(set: SoftCpus, platform: SoftPlatform, mirror: IrqMirror,
                        host: HostRequests, vram: VramWatch | null): Promise<void> {
   const cpus = set.cpus;
   const n = cpus.length;
-  const dbg = process.env['HVM_SMP_DEBUG'] === '1';
-  let dbgT = performance.now(), dbgSleep = 0, dbgRounds = 0, dbgSleeps = 0;
-  const dbgHist = new Map<string, number>();
   for (;;) {
-    if (dbg) {
-      dbgRounds++;
-      const t = performance.now();
-      if (t - dbgT > 5000) {
-        process.stderr.write(`smp: rounds ${dbgRounds} sleeps ${dbgSleeps} slept ${dbgSleep.toFixed(0)} ms; ${cpus.map((c, i) => `cpu${i} ${c.instructionsRetired} dec ${c.blocksDecoded} jit ${c.blocksCompiled} fl ${c.cacheFlushes} h${c.halted ? 1 : 0} w${set.waitSipi[i]} eip ${(c.eip >>> 0).toString(16)}`).join('; ')}\n`);
-        const top = [...dbgHist.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k}:${v}`).join(' ');
-        process.stderr.write(`smp: top ${top}\n`);
-        dbgHist.clear();
-        dbgT = t; dbgSleep = 0; dbgRounds = 0; dbgSleeps = 0;
-      }
-    }
     if (host.pending() !== 0) {
       const r = await host.park();
       if (r === 'stop') return;
@@ -210,8 +199,21 @@ async function smpLoop(set: SoftCpus, platform: SoftPlatform, mirror: IrqMirror,
     let shutdown = false;
     for (let i = 0; i < n; i++) {
       if (set.waitSipi[i] === 1) continue;
-      const stop = cpus[i]!.run(SMP_SLICE);
-      if (dbg && !cpus[i]!.halted) { const k = `${i}/${((cpus[i]!.eip >>> 4) << 4).toString(16)}`; dbgHist.set(k, (dbgHist.get(k) ?? 0) + 1); }
+      const cpu = cpus[i]!;
+      let stop: StopReason;
+      for (let left = SMP_SLICE; ;) {
+        const before = cpu.instructionsRetired;
+        stop = cpu.run(left);
+        if (!cpu.pauseHalt) break;
+        // PAUSE ended the slice (a spin-wait): not halted, giving way to a CPU that can run; a
+        // CPU spinning alone (a delay loop) goes on with the rest of its slice.
+        cpu.pauseHalt = false;
+        cpu.halted = false;
+        stop = StopReason.Budget;
+        if (set.ipisQueued) set.applyIpis();
+        left -= cpu.instructionsRetired - before;
+        if (left <= 0 || set.othersRunnable(i)) break;
+      }
       if (set.ipisQueued) set.applyIpis();
       if (stop === StopReason.Budget) running++;
       else if (stop === StopReason.Shutdown) { shutdown = true; break; }
@@ -235,9 +237,7 @@ async function smpLoop(set: SoftCpus, platform: SoftPlatform, mirror: IrqMirror,
     mirror.sync();
     if (!set.anyRunnable()) {
       const wait = Math.min(MAX_HALT_SLEEP_MS, Math.max(0, platform.nextDeadline() - performance.now()));
-      const t0 = performance.now();
       if (wait > 0) Atomics.wait(control.words, control.wakeIndex, seen, wait);
-      if (dbg) { dbgSleeps++; dbgSleep += performance.now() - t0; }
     }
   }
 }
