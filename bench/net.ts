@@ -109,7 +109,8 @@ async function runOne(cmd: string, args: (hostPort: number, fwdPort: number, app
   const hostPort = await listen(sink);
   const fwdPort = await freePort();
   const modules = card === 'e1000' ? 'e1000' : '8139cp';
-  const append = `console=ttyS0 cryptomgr.notests hvm.modules=${modules} hvm.cmd=${Buffer.from(script(hostPort)).toString('base64')}`;
+  // no_timer_check: under host load QEMU's TCG can fail Linux's IO-APIC timer check (a panic).
+  const append = `console=ttyS0 cryptomgr.notests no_timer_check hvm.modules=${modules} hvm.cmd=${Buffer.from(script(hostPort)).toString('base64')}`;
   const child = spawn(cmd, args(hostPort, fwdPort, append), { stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Result = { ok: false };
   let pending = '', stderr = '';

@@ -97,6 +97,40 @@ export async function openImage(
   });
 }
 
+/** Requests started on drives opened by openDrive, in this thread, not yet settled. */
+let inFlight = 0;
+
+/**
+ * How many block requests are under way. The device model polls it: while the disk works it must
+ * not sleep in the ioreq wait, or each completion (a libuv callback on its event loop) would
+ * wait for the sleep to end — milliseconds per request instead of microseconds.
+ */
+export function blockRequestsInFlight(): number { return inFlight; }
+
+/** Called when a request starts (the device model ends its ioreq wait so the event loop runs). */
+let onStart: (() => void) | null = null;
+
+/** Sets the hook called each time a block request starts (one per thread; null to remove). */
+export function onBlockRequestStart(hook: (() => void) | null): void { onStart = hook; }
+
+function tracked<T>(p: Promise<T>): Promise<T> {
+  inFlight++;
+  onStart?.();
+  return p.finally(() => { inFlight--; });
+}
+
+/** A backend whose requests count in blockRequestsInFlight(). */
+class TrackedBackend implements BlockBackend {
+  readonly sectorSize = 512;
+  constructor(private readonly inner: BlockBackend) {}
+  get sizeBytes(): number { return this.inner.sizeBytes; }
+  get readOnly(): boolean { return this.inner.readOnly; }
+  read(offset: number, dst: Uint8Array): Promise<void> { return tracked(this.inner.read(offset, dst)); }
+  write(offset: number, src: Uint8Array): Promise<void> { return tracked(this.inner.write(offset, src)); }
+  flush(): Promise<void> { return tracked(this.inner.flush()); }
+  close(): Promise<void> { return tracked(this.inner.close()); }
+}
+
 /** Opens a drive as the CLI describes it: probes the format and wires read-only and snapshot modes. */
 export async function openDrive(opts: OpenDriveOptions): Promise<BlockBackend> {
   const format = opts.format ?? 'auto';
@@ -104,10 +138,10 @@ export async function openDrive(opts: OpenDriveOptions): Promise<BlockBackend> {
     throw new BlockError(`${opts.file}: unknown format '${String(format)}' (use raw or qcow2)`);
   }
   const file = resolve(opts.file);
-  if (!opts.snapshot) return openImage(file, format, opts.readOnly ?? false);
+  if (!opts.snapshot) return new TrackedBackend(await openImage(file, format, opts.readOnly ?? false));
   const base = await openImage(file, format, true);
   try {
-    return await openSnapshotOverlay(base, opts.readOnly ?? false);
+    return new TrackedBackend(await openSnapshotOverlay(base, opts.readOnly ?? false));
   } catch (err) {
     await base.close();
     throw err;

@@ -21,7 +21,7 @@ import { CirrusVga } from '../devices/display/cirrus-vga.js';
 import type { EthernetPort } from '../net/ethernet.js';
 import { openNicBackend } from '../net/nic.js';
 import { nicId, withNics } from '../machine/nics.js';
-import { openDrive, type BlockBackend } from '../block/block.js';
+import { blockRequestsInFlight, onBlockRequestStart, openDrive, type BlockBackend } from '../block/block.js';
 import type { IdeDriveConfig } from '../devices/ide/piix-ide.js';
 import type { DriveSpec } from '../hypervisor/messages.js';
 import { PiixIde } from '../devices/ide/piix-ide.js';
@@ -74,7 +74,8 @@ let openBackends: IdeDriveConfig[] = [];
 function pump(): void {
   if (stopped || server === null || machine === null) return;
   try {
-    const slice = Math.min(SLICE_MS, timers.msUntilNext());
+    // While a disk request is under way, only poll: its completion runs on this event loop.
+    const slice = blockRequestsInFlight() > 0 ? 0 : Math.min(SLICE_MS, timers.msUntilNext());
     server.serve(slice, SPIN_MS);
     timers.runDue();
     machine.flushOutput();
@@ -93,6 +94,10 @@ function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescript
     const ram = new GuestRam(s.ram, s.layout, s.ramOffset);
     const control = new ControlBlock(s.control);
     channel = new IoreqChannel(s.ioreq, s.cpus);
+    // A disk request started inside an ioreq handler: leave the ioreq wait at once, so the
+    // event loop runs the request (and its completion) instead of sleeping out the slice.
+    const ch = channel;
+    if (process.env["HVM_TMP_NOWAKE"] !== "1") onBlockRequestStart(() => ch.wakeForHost());
     machine = buildMachine(desc, {
       mem: ram,
       irq: irqLinesFor(s, control),

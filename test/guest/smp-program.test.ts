@@ -1,6 +1,7 @@
 // A guest program on three soft CPUs (test/guest/programs/smp.asm): the BSP starts each AP with
 // INIT-SIPI-SIPI, every AP records its APIC ID, and fixed, logical, shorthand, NMI and
-// lowest-priority IPIs and an IOAPIC interrupt routed to CPU 1 arrive where they should.
+// lowest-priority IPIs and an IOAPIC interrupt routed to CPU 1 arrive where they should; and a
+// machine reset (smp-reset.asm) stops the APs until they are started again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,4 +18,11 @@ test('smp.asm on three soft CPUs: start-up IPIs, IPIs of every kind, IOAPIC to a
   const r = await runHvm(['run', '--rom', rom, '--accel', 'soft', '--smp', '3', '--quiet', '-m', '16M'], { timeoutMs: 60_000 });
   assert.equal(r.stdout, EXPECT, `stderr: ${r.stderr}`);
   assert.equal(r.status, (0x13 << 1) | 1, `stderr: ${r.stderr}`);
+});
+
+test('smp-reset.asm: a triple fault resets every CPU; APs wait for a STARTUP IPI again', async () => {
+  const rom = assemble('test/guest/programs/smp-reset.asm');
+  const r = await runHvm(['run', '--rom', rom, '--accel', 'soft', '--smp', '2', '--quiet', '-m', '16M'], { timeoutMs: 60_000 });
+  assert.equal(r.stdout, 'boot 1: ap up\nboot 2: ap stopped, up again\n', `stderr: ${r.stderr}`);
+  assert.equal(r.status, (0x15 << 1) | 1, `stderr: ${r.stderr}`);
 });

@@ -20,7 +20,7 @@ import { VgaRenderer, type LinearMode, type RenderResult } from './vga-render.js
 import { findFont8x16 } from './std-vga.js';
 import {
   CirrusRegs, CIRRUS_ID_CLGD5446, GRB_BY16_ADDRESSING, GRB_BY8_ADDRESSING, GRB_DUAL_BANK, GRB_EXT_WRITE_MODES,
-  GRB_16K_GRANULARITY, SR17_MMIO_ENABLE, SR17_MMIO_LINEAR,
+  GRB_16K_GRANULARITY, SR17_MMIO_ENABLE, SR17_MMIO_LINEAR, BLT_START, BLT_BUSY, BLT_FIFOUSED,
 } from './cirrus-regs.js';
 import { CirrusBlt } from './cirrus-blt.js';
 import { CirrusCursor } from './cirrus-cursor.js';
@@ -359,7 +359,12 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
   }
 
   saveState(): CirrusVgaState {
-    return { config: this.config.save(), regs: this.regs.saveState() as unknown as Record<string, unknown>, latch: this.memory.latch >>> 0 };
+    // A blit the CPU is still feeding (system-to-screen) is not part of the state: the loaded
+    // card is idle (GR31 without START/BUSY/FIFOUSED), as loadState leaves it.
+    const regs = this.regs.saveState() as unknown as Record<string, unknown>;
+    const gr = regs['gr'];
+    if (Array.isArray(gr)) gr[0x31] = (gr[0x31] as number) & ~(BLT_START | BLT_BUSY | BLT_FIFOUSED);
+    return { config: this.config.save(), regs, latch: this.memory.latch >>> 0 };
   }
 
   loadState(state: unknown, version: number): void {

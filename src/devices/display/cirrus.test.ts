@@ -380,3 +380,48 @@ test('seeded fuzz over every window, blits and refresh: no throw, frames consist
   other.loadState(JSON.parse(JSON.stringify(s)), vga.stateVersion);
   assert.deepEqual(other.saveState(), s, 'state round-trips');
 });
+
+test('banked window, write modes 4/5, BitBLT through BAR1 and 0xB8000, backwards transparent copy at 16 bpp', () => {
+  const { vga, vram } = card();
+  const b = vram.bytes;
+  sr(vga, 0x07, 0x01);
+  // Dual banks of 16 KiB granularity: A0000 -> bank 0 at 3*16K, A8000 -> bank 1 at 5*16K.
+  gr(vga, 0x0b, 0x21); gr(vga, 0x09, 3); gr(vga, 0x0a, 5);
+  vga.window.write(0x10, 1, 0xaa);
+  vga.window.write(0x8010, 1, 0xbb);
+  assert.equal(b[3 * 0x4000 + 0x10], 0xaa);
+  assert.equal(b[5 * 0x4000 + 0x10], 0xbb);
+  assert.equal(vga.window.read(0x8010, 1), 0xbb);
+  // Write mode 5 with extended write modes (GRB bit 2): 8 pixels of fg/bg from one byte.
+  gr(vga, 0x0b, 0x04); gr(vga, 0x09, 0); gr(vga, 0x05, 0x05); gr(vga, 0x01, 0x11); gr(vga, 0x00, 0x22);
+  vga.window.write(0x100, 1, 0b10100001);
+  assert.deepEqual(Array.from(b.slice(0x100, 0x108)), [0x11, 0x22, 0x11, 0x22, 0x22, 0x22, 0x22, 0x11]);
+  gr(vga, 0x05, 0x00); gr(vga, 0x0b, 0x00);
+  // A solid fill programmed with dword writes through BAR1's BitBLT registers (0x100 + QEMU's CIRRUS_MMIO_*).
+  const m = vga.mmioRegion;
+  m.write(0x100 + 0x04, 4, 0x5a);            // foreground
+  m.write(0x100 + 0x08, 2, 15); m.write(0x100 + 0x0a, 2, 1); // 16x2
+  m.write(0x100 + 0x0c, 2, 32);              // destination pitch
+  m.write(0x100 + 0x10, 4, 0x7000);          // destination
+  m.write(0x100 + 0x18, 1, 0xc0); m.write(0x100 + 0x1a, 1, 0x0d); m.write(0x100 + 0x1b, 1, 0x04);
+  m.write(0x100 + 0x40, 1, 0x02);            // start
+  assert.equal(m.read(0x100 + 0x40, 1) & 0x01, 0, 'idle');
+  assert.ok(b.slice(0x7000, 0x7010).every((v) => v === 0x5a) && b.slice(0x7020, 0x7030).every((v) => v === 0x5a));
+  assert.equal(b[0x7010], 0);
+  // The same registers at 0xB8000 with SR17 bit 2 (and not bit 6).
+  sr(vga, 0x17, 0x04);
+  vga.window.write(0x18000 + 0x04, 1, 0x6b);
+  vga.window.write(0x18000 + 0x10, 4, 0x7100);
+  vga.window.write(0x18000 + 0x40, 1, 0x02);
+  assert.equal(b[0x7100], 0x6b);
+  assert.equal(vga.window.read(0x18000 + 0x04, 1), 0x6b);
+  sr(vga, 0x17, 0x00);
+  // Backwards transparent copy at 16 bpp: key 0x1234 pixels keep the destination.
+  const P = 16;
+  const src = [0x1111, 0x1234, 0x3333, 0x4444];
+  src.forEach((v, i) => { b[0x8000 + 2 * i] = v & 0xff; b[0x8001 + 2 * i] = v >> 8; });
+  b.fill(0xee, 0x9000, 0x9000 + 8);
+  blt(vga, { width: 8, height: 1, src: 0x8000 + 7, dst: 0x9000 + 7, dstPitch: P, srcPitch: P, mode: 0x01 | 0x08 | 0x10, key: 0x1234 });
+  const got = [0, 1, 2, 3].map((i) => b[0x9000 + 2 * i]! | (b[0x9001 + 2 * i]! << 8));
+  assert.deepEqual(got, [0x1111, 0xeeee, 0x3333, 0x4444]);
+});

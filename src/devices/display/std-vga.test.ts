@@ -118,7 +118,7 @@ test('planar memory: write modes 0-3, read modes 0/1, latches, chain-4 and odd/e
 });
 
 test('text mode: a glyph from plane 2 becomes exact pixels through the attribute palette and DAC; text reads back', () => {
-  const { vga } = card();
+  const { vga, clock } = card();
   // Load a glyph for 'A' into plane 2 the way a VGA BIOS does.
   const glyph = [0x00, 0x00, 0x10, 0x38, 0x6c, 0xc6, 0xc6, 0xfe, 0xc6, 0xc6, 0xc6, 0xc6, 0x00, 0x00, 0x00, 0x00];
   sr(vga, 2, 0x04); sr(vga, 4, 0x06); gr(vga, 4, 0x02); gr(vga, 5, 0x00); gr(vga, 6, 0x04);
@@ -144,6 +144,16 @@ test('text mode: a glyph from plane 2 becomes exact pixels through the attribute
   assert.deepEqual(vga.refresh(false).rects, []);
   wr(vga, 0xb8000 + 2 * 81, 0x42);
   assert.deepEqual(vga.refresh(false).rects, [9, 16, 9, 16]);
+  // The cursor (mode 3: scan lines 13-14) on cell (0,2), in its visible blink phase, covers all 9 dots.
+  cr(vga, 0x0a, 0x0d); cr(vga, 0x0e, 0); cr(vga, 0x0f, 160);
+  clock.advance(300);
+  const withCursor = new Uint32Array(vga.refresh(false).surface);
+  for (let x = 0; x < 9; x++) {
+    assert.equal(withCursor[(32 + 13) * 720 + x], 0xa8a8a8, `cursor dot ${x}`);
+    assert.equal(withCursor[(32 + 12) * 720 + x], 0, `above the cursor ${x}`);
+  }
+  clock.advance(267);
+  assert.equal(new Uint32Array(vga.refresh(false).surface)[(32 + 13) * 720], 0, 'blinked off');
   // CP437 box drawing maps to Unicode.
   wr(vga, 0xb8000 + 160 * 2, 0xc9); wr(vga, 0xb8000 + 160 * 2 + 2, 0xcd);
   assert.equal(vga.refresh(false).text?.split('\n')[2], '╔═');

@@ -202,10 +202,12 @@ export class VgaRenderer {
         const x0 = col * cw, y0 = row * ch;
         for (let y = 0; y < ch; y++) {
           let bits = vram[(((font + c * 32 + y) & PLANE_MASK) << 2) + 2] ?? 0;
-          if (hasCursor === 1 && y >= curStart && y <= curEnd) bits = 0xff;
+          const cursorLine = hasCursor === 1 && y >= curStart && y <= curEnd;
+          if (cursorLine) bits = 0xff;
           let o = (y0 + y) * w + x0;
           for (let b = 0x80; b !== 0; b >>= 1) px[o++] = (bits & b) !== 0 ? fg : bg;
-          if (cw === 9) px[o] = lineGraphics && c >= 0xc0 && c <= 0xdf && (bits & 1) !== 0 ? fg : bg;
+          // The 9th dot is background, except that line-drawing characters (and the cursor) extend into it.
+          if (cw === 9) px[o] = cursorLine || (lineGraphics && c >= 0xc0 && c <= 0xdf && (bits & 1) !== 0) ? fg : bg;
         }
       }
       lines.push(line.trimEnd());

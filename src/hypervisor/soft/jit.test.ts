@@ -30,7 +30,7 @@ function program(seed: number): string {
   let label = 0;
   for (let i = 0; i < 48; i++) {
     const a = pick(REGS), b = pick(REGS);
-    switch (r() % 16) {
+    switch (r() % 17) {
       case 0: lines.push(`${pick(ALU)} ${a}, ${b}`); break;
       case 1: lines.push(`${pick(ALU)} ${a}, ${imm()}`); break;
       case 2: lines.push(`${pick(ALU)} ${a}, dword ${mem()}`); break;
@@ -46,6 +46,11 @@ function program(seed: number): string {
       case 12: lines.push(`${pick(['test', 'cmp'])} ${a}, ${b}`, `${pick(JCC)} .l${label}`, `xor ${b}, ${imm()}`, `.l${label}:`); label++; break;
       case 13: lines.push(`${pick(['setc', 'setz', 'setl', 'seta'])} ${pick(REGS8)}`); break;
       case 14: lines.push(`${pick(['cdq', 'cwde', 'nop', 'stc', 'clc', 'cmc'])}`); break;
+      case 15:
+        lines.push(pick([`imul ${a}, ${b}`, `imul ${a}, dword ${mem()}`, `neg ${a}`, `not ${a}`, `test ${a}, ${imm()}`,
+          `test ${pick(REGS8)}, ${pick(REGS8)}`, `test byte ${mem()}, ${r() & 0xff}`, `${pick(ALU)} byte ${mem()}, ${r() & 0xff}`,
+          `${pick(ALU)} ${pick(REGS8)}, ${r() & 0xff}`, `push dword ${mem()}`, `pop dword ${mem()}`, `mov ${a.slice(1)}, ${b.slice(1)}`]));
+        break;
       default: lines.push(`${pick(ALU)} ${a}, ${b}`, `${pick(SHIFTS)} ${b}, ${1 + (r() % 31)}`); break;
     }
   }

@@ -164,17 +164,18 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
   }
 
   const out: string[] = [];
+  const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
   // A run of records left to the interpreter: first index, record, EIP offset and length.
   let pendK = 0, pendP = 0, pendD = 0, pendCount = 0;
   const flush = (endsBlock: boolean): void => {
     if (pendCount === 0) return;
     out.push(`c.eip = ((E + ${pendD}) | 0);`);
     if (endsBlock) {
-      out.push(`return ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
+      out.push(`return D + ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
     } else {
       const q = `q${pendK}`;
       out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
-      out.push(`if (${q} !== ${pendCount} || c.smc) return ${pendK} + ${q};`);
+      out.push(`if (${q} !== ${pendCount} || c.smc) return D + ${pendK} + ${q};`);
     }
     pendCount = 0;
   };
@@ -193,7 +194,7 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
     const mem = (m & M_MEM) !== 0;
     const rm = m & 7, rg = (m >> 3) & 7, seg = (m >> 20) & 7;
     const fault = `c.eip = ${ek};`;
-    const smcCheck = `if (c.smc) { c.eip = ${en}; return ${k + 1}; }`;
+    const smcCheck = `if (c.smc) { c.eip = ${en}; return D + ${k + 1}; }`;
     const cur: string[] = [];
     const t = (s: string): void => { cur.push(s); };
     const v = (name: string): string => `${name}${k}`;
@@ -367,6 +368,59 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
           break;
       }
       t(`r[${rm}] = ${res};`);
+    } else if (op === 0x2d3 && !mem) {
+      // Shift/rotate by CL: count 0 changes nothing (not even flags).
+      const cnt = v('n');
+      t(`const ${cnt} = r[1] & 31; if (${cnt} !== 0) r[${rm}] = c.shift(${rg}, r[${rm}], ${cnt}, 4);`);
+      fs = NONE;
+    } else if (op === 0x3af) {
+      const src = v('b');
+      if (mem) { t(fault); t(`const ${src} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${src} = r[${rm}];`);
+      t(`r[${rg}] = c.imulTrunc(r[${rg}], ${src}, 4);`);
+      fs = NONE;
+    } else if (op === 0x2f7 && !mem && (rg === 0 || rg === 2 || rg === 3)) {
+      const a = v('a');
+      t(`const ${a} = r[${rm}];`);
+      if (rg === 2) {
+        t(`r[${rm}] = ~${a};`);
+      } else if (rg === 0) {
+        const x = alu(4, a, `${imm}`);
+        t(x.pre); t(x.commit);
+      } else {
+        const res = v('v');
+        t(`const ${res} = (0 - ${a}) | 0;`);
+        if (!dead[k]) t(`c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = 0; c.ccB = ${a}; c.ccMask = -1;`);
+        t(`r[${rm}] = ${res};`);
+        fs = { kind: 'sub', a: '0', b: a, res };
+      }
+    } else if (op === 0x84 || (op === 0xf6 && rg === 0)) {
+      // TEST r/m8, r8 / imm8
+      const a = v('a');
+      if (mem) { t(fault); t(`const ${a} = ld8(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${a} = ${reg8Get(rm)};`);
+      const b = op === 0x84 ? reg8Get(rg) : `${imm & 0xff}`;
+      t(`c.ccOp = ${CC_LOGIC}; c.ccRes = ${a} & ${b}; c.ccMask = 255;`);
+      fs = NONE;
+    } else if (op === 0x80 || op === 0x82) {
+      // ALU r/m8, imm8 (the interpreter's order: flags, then the store)
+      const a = v('a'), res = v('v'), o = v('o');
+      if (mem) {
+        t(fault);
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld8(c, ${seg}, ${o}); const ${res} = c.alu(${rg}, ${a}, ${imm & 0xff}, 255);`);
+        if (rg !== 7) { t(`st8(c, ${seg}, ${o}, ${res});`); t(smcCheck); }
+      } else {
+        t(`const ${a} = ${reg8Get(rm)}; const ${res} = c.alu(${rg}, ${a}, ${imm & 0xff}, 255);`);
+        if (rg !== 7) t(reg8Set(rm, res));
+      }
+      fs = NONE;
+    } else if (op === 0x89 && !mem) {
+      t(`r[${rm}] = (r[${rm}] & -65536) | (r[${rg}] & 65535);`);
+    } else if (op === 0x2ff && rg === 6) {
+      // PUSH r/m32
+      const val = v('a'), sp = v('s');
+      t(fault);
+      t(`const ${val} = ${mem ? `ld32(c, ${seg}, ${eaExpr(m, disp)})` : `r[${rm}]`};`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${val}); r[4] = ${sp}; } else c.push32(${val});`);
+      t(smcCheck);
     } else if (op >= 0x250 && op <= 0x257) {
       const val = v('a'), sp = v('s');
       t(fault);
@@ -385,25 +439,25 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
-      t(`if (${condExpr(fs, cc)}) { const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt}; } else c.eip = ${en};`);
-      t(`return ${k + 1};`);
+      t(`if (${condExpr(fs, cc)}) { const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } ${loopBack(tgt, k + 1)} c.eip = ${tgt}; } else c.eip = ${en};`);
+      t(`return D + ${k + 1};`);
       ended = true;
     } else if (op === 0x2eb || op === 0x2e9) {
       const tgt = v('t');
-      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt};`);
-      t(`return ${k + 1};`);
+      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } ${loopBack(tgt, k + 1)} c.eip = ${tgt};`);
+      t(`return D + ${k + 1};`);
       ended = true;
     } else if (op === 0x2e8) {
       const tgt = v('t'), sp = v('s');
       t(fault);
       t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
       t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
-      t(`c.eip = ${tgt}; return ${k + 1};`);
+      t(`c.eip = ${tgt}; return D + ${k + 1};`);
       ended = true;
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; return ${k + 1}; }`);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; return D + ${k + 1}; }`);
       done = false;
     } else {
       done = false;
@@ -417,20 +471,31 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
       // the untranslated ones right after it.
       if (cur.length > 0) { flush(false); out.push(...cur); }
       if (pendCount === 0) { pendK = k; pendP = P; pendD = d; }
+      if (dump) out.push(`// interpreter: op 0x${op.toString(16)} modrm 0x${(m >>> 24).toString(16)}`);
       pendCount++;
       fs = NONE;
       if (last) { flush(true); ended = true; }
     }
     d = nextOff;
   }
-  if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(`return ${n};`); }
+  if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(`return D + ${n};`); }
   if (inline < 2 || inline * 2 < n) return null;
   const body = `const { ld32, st32, ld8, st8, ld16, execBlock, PAR } = H;\n` +
-    `return function jitBlock(c) {\nconst r = c.regs, E = c.eip;\n${out.join('\n')}\n};`;
+    `return function jitBlock(c) {\nconst r = c.regs, E = c.eip;\nlet D = 0;\nfor (;;) {\n${out.join('\n')}\n}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  if (process.env["HVM_JIT_DUMP"]) console.error(`// block at ${(c.segBase[1]! + c.eip) >>> 0}\n${body}`);
+  if (dump) console.error(`// block at ${(c.segBase[1]! + c.eip) >>> 0}\n${body}`);
   const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
   return factory(HELPERS);
+}
+
+/**
+ * A jump back to the block's own start runs the block again inside the function (a loop) until
+ * about LOOP_MAX instructions have run; then the run loop takes over (events, budget).
+ */
+const LOOP_MAX = 1000;
+
+function loopBack(target: string, count: number): string {
+  return `if (${target} === E && D < ${LOOP_MAX}) { D += ${count}; continue; }`;
 }
 
 function isRotate(ins: Int32Array, p: number): boolean {
