@@ -77,9 +77,11 @@ Options for run:
   --nic tap,ifname=NAME[,…]
                        a card on a host tap interface (/dev/net/tun; needs the right)
   --nic none           no network card (the default); --nic may be repeated
-  --vga std|none       display adapter: std is QEMU's standard VGA (1234:1111, Bochs
-                       VBE, 16 MiB VRAM, SeaBIOS's vgabios-stdvga.bin); default none
-                       (SeaBIOS also mirrors its screen on COM1 with a VGA)
+  --vga std|cirrus|none
+                       display adapter: std is QEMU's standard VGA (1234:1111, Bochs
+                       VBE, 16 MiB VRAM), cirrus a Cirrus CL-GD5446 (1013:00b8, 4 MiB);
+                       default std with --vnc, else none (SeaBIOS also mirrors its
+                       screen on COM1 with a VGA)
   --qmp unix:PATH,server,nowait | tcp:[HOST]:PORT,server,nowait
                        a QMP monitor (QEMU's protocol; HOST defaults to 127.0.0.1);
                        without nowait the guest starts once a client connects; repeatable
@@ -144,14 +146,14 @@ function drivesFor(o: RunOptions): DriveSpec[] {
   return drives;
 }
 
-/** The network cards --nic asks for (none by default). */
-/** `--vga`: the display adapter. */
+/** `--vga`: the display adapter (a VNC server implies one, as QEMU's pc always has one). */
 function vgaFor(o: RunOptions): 'std' | 'cirrus' | 'none' {
-  const v = o.vga ?? 'none';
+  const v = o.vga ?? (o.vnc !== undefined ? 'std' : 'none');
   if (v === 'std' || v === 'cirrus' || v === 'none') return v;
   throw new UsageError(`--vga: "${v}" is not std, cirrus or none`);
 }
 
+/** The network cards --nic asks for (none by default). */
 function nicsFor(o: RunOptions): NicSpec[] {
   const out: NicSpec[] = [];
   for (const text of o.nic ?? []) {
@@ -244,7 +246,7 @@ async function bootLoaderFor(o: RunOptions, log: (s: string) => void): Promise<B
     const { state } = loadLinux(ram, {
       kernel, cmdline, cpus, ...(initrd ? { initrd } : {}), ...(vmlinux ? { vmlinux } : {}),
       ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-      ...(o.vga !== undefined && o.vga !== 'none' ? { vgaText: true } : {}), // any VGA starts in 80x25 text
+      ...(vgaFor(o) !== 'none' ? { vgaText: true } : {}), // any VGA starts in 80x25 text
     });
     return [state, ...Array.from({ length: cpus - 1 }, () => state)];
   };
