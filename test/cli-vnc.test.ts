@@ -61,7 +61,7 @@ test('hvm run --vnc :N with a password serves RFB clients', async () => {
   const pw = scratch('vnc-pw');
   writeFileSync(pw, 'sesame\n');
   const child = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--flat', spinner(), '--accel', 'soft', '--quiet',
-    '--vnc', `:${n}`, '--vnc-password-file', pw], { stdio: ['pipe', 'pipe', 'pipe'] });
+    '--vga', 'none', '--vnc', `:${n}`, '--vnc-password-file', pw], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   try {
