@@ -97,7 +97,7 @@ function init(m: Extract<ToDeviceModel, { kind: 'init' }>, desc: MachineDescript
     // A disk request started inside an ioreq handler: leave the ioreq wait at once, so the
     // event loop runs the request (and its completion) instead of sleeping out the slice.
     const ch = channel;
-    if (process.env["HVM_TMP_NOWAKE"] !== "1") onBlockRequestStart(() => ch.wakeForHost());
+    onBlockRequestStart(() => ch.wakeForHost());
     machine = buildMachine(desc, {
       mem: ram,
       irq: irqLinesFor(s, control),
