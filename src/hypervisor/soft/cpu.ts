@@ -1,5 +1,6 @@
 // SoftCpu: the project's i686 integer core. This file holds the run loop (interrupts, HLT,
-// faults, double and triple faults), the decoded-block cache keyed by physical address, the
+// faults, double and triple faults), the decoded-block cache keyed by physical address (hot
+// 32-bit blocks handed to the block compiler, jit.ts), the
 // architectural state exchange with CpuState, and the seams to the x87/SSE units.
 //
 // Layers, bottom up: CpuCore (registers, lazy flags) → Mmu (paging, TLB) → Segmentation →
