@@ -76,7 +76,7 @@ export function exec0F(c: SoftCpu, op: number, p: number): void {
         if (count !== 0) c.setReg(m & 7, sz, c.shiftDouble(b < 0xa8, c.getReg(m & 7, sz), src, count, sz));
       } else {
         const s = (m >> 20) & 7, o = c.ea(m, ins[p + R_DISP]!);
-        const v = c.rdSz(s, o, sz);
+        const v = count !== 0 ? c.rmwSz(s, o, sz) : c.rdSz(s, o, sz);
         if (count !== 0) c.wrSz(s, o, sz, c.shiftDouble(b < 0xa8, v, src, count, sz));
       }
       return;

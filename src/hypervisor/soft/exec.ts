@@ -40,7 +40,7 @@ export function execBlock(c: SoftCpu, p: number, n: number): number {
           if (k !== 7) c.setReg(m & 7, size, r);
         } else {
           const s = (m >> 20) & 7, o = c.ea(m, ins[p + R_DISP]!);
-          const r = c.alu(k, c.rdSz(s, o, size), b, mask);
+          const r = c.alu(k, k !== 7 ? c.rmwSz(s, o, size) : c.rdSz(s, o, size), b, mask);
           if (k !== 7) c.wrSz(s, o, size, r);
         }
         break;
@@ -69,7 +69,7 @@ export function execBlock(c: SoftCpu, p: number, n: number): number {
           if (k !== 7) c.setReg(m & 7, size, r);
         } else {
           const s = (m >> 20) & 7, o = c.ea(m, ins[p + R_DISP]!);
-          const r = c.alu(k, c.rdSz(s, o, size), imm, mask);
+          const r = c.alu(k, k !== 7 ? c.rmwSz(s, o, size) : c.rdSz(s, o, size), imm, mask);
           if (k !== 7) c.wrSz(s, o, size, r);
         }
         break;
@@ -380,7 +380,7 @@ function execOther(c: SoftCpu, op: number, p: number): void {
         if (count !== 0) c.setReg(m & 7, size, c.shift((m >> 3) & 7, c.getReg(m & 7, size), count, size));
       } else {
         const s = (m >> 20) & 7, o = c.ea(m, ins[p + R_DISP]!);
-        const v = c.rdSz(s, o, size);
+        const v = count !== 0 ? c.rmwSz(s, o, size) : c.rdSz(s, o, size);
         if (count !== 0) c.wrSz(s, o, size, c.shift((m >> 3) & 7, v, count, size));
       }
       return;
@@ -447,7 +447,7 @@ function execOther(c: SoftCpu, op: number, p: number): void {
         c.setReg8(m & 7, (m & 0x38) === 0 ? c.inc(v, 0xff) : c.dec(v, 0xff));
       } else {
         const s = (m >> 20) & 7, o = c.ea(m, ins[p + R_DISP]!);
-        const v = c.rd8(s, o);
+        const v = c.rmwSz(s, o, 1);
         c.wr8(s, o, (m & 0x38) === 0 ? c.inc(v, 0xff) : c.dec(v, 0xff));
       }
       return;
@@ -508,7 +508,7 @@ function aluRmR32(c: SoftCpu, op: number, p: number): void {
     if (k !== 7) regs[m & 7] = r;
   } else {
     const s = (m >> 20) & 7, o = c.ea(m, c.ins[p + R_DISP]!);
-    const r = c.alu(k, c.rd32(s, o), b, MASK32);
+    const r = c.alu(k, k !== 7 ? c.rmwSz(s, o, 4) : c.rd32(s, o), b, MASK32);
     if (k !== 7) c.wr32(s, o, r);
   }
 }
@@ -529,7 +529,7 @@ function aluRmImm32(c: SoftCpu, p: number): void {
     if (k !== 7) regs[m & 7] = r;
   } else {
     const s = (m >> 20) & 7, o = c.ea(m, c.ins[p + R_DISP]!);
-    const r = c.alu(k, c.rd32(s, o), imm, MASK32);
+    const r = c.alu(k, k !== 7 ? c.rmwSz(s, o, 4) : c.rd32(s, o), imm, MASK32);
     if (k !== 7) c.wr32(s, o, r);
   }
 }

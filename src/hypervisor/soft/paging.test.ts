@@ -247,3 +247,53 @@ test('user mode: ring 3 through IRET, a supervisor page faults with U/S, INT 0x2
   assert.equal(peek32(m, 0x704), 0x1b, 'user CS pushed');
   assert.equal(peek32(m, 0x708) & 0xffff, 0x10);
 });
+
+test('a read-modify-write whose store faults changes no flags first (ADC dword and byte, INC, re-executed after a copy-on-write fault)', () => {
+  // Page 0x103000 is present but read-only (CR0.WP on): each RMW faults on its store; the
+  // handler makes the page writable and returns to re-execute it. The first try must not have
+  // consumed the carry, or ADC adds it twice.
+  const m = run(`
+      mov eax, pf_handler
+      mov [0x3000 + 14*8], ax
+      shr eax, 16
+      mov [0x3000 + 14*8 + 6], ax
+      mov eax, cr0
+      or eax, 0x10000
+      mov cr0, eax
+      mov dword [0x103000], 0
+      mov dword [0x103004], 5
+      mov byte [0x103008], 0x10
+      mov dword [PT + 0x103*4], 0x103001
+      invlpg [0x103000]
+      mov dword [0x730], 0
+      xor ebx, ebx
+      stc
+      adc dword [0x103000], 0       ; 0 + 0 + CF(1) = 1 with CF=0
+      adc ebx, 0                    ; EBX += CF (0)
+      mov dword [PT + 0x103*4], 0x103001
+      invlpg [0x103000]
+      stc
+      adc byte [0x103008], 1        ; 0x10 + 1 + 1 = 0x12 with CF=0
+      adc ebx, 0                    ; EBX += CF (0)
+      mov dword [PT + 0x103*4], 0x103001
+      invlpg [0x103000]
+      stc
+      inc dword [0x103004]          ; INC keeps CF = 1
+      adc ebx, 0                    ; EBX += CF (1)
+      mov [0x734], ebx
+      hlt
+    pf_handler:
+      inc dword [0x730]
+      mov dword [PT + 0x103*4], 0x103003
+      invlpg [0x103000]
+      add esp, 4
+      clc                           ; the handler's own flags must not leak either
+      iretd
+  `);
+  assert.equal(m.stop, StopReason.Halted);
+  assert.equal(peek32(m, 0x730), 3, 'each RMW faulted once on its store');
+  assert.equal(peek32(m, 0x103000), 1, 'ADC dword added the carry once');
+  assert.equal(peek32(m, 0x103008) & 0xff, 0x12, 'ADC byte added the carry once');
+  assert.equal(peek32(m, 0x103004), 6);
+  assert.equal(peek32(m, 0x734), 1, 'CF after each re-executed RMW');
+});

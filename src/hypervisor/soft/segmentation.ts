@@ -202,6 +202,17 @@ export class Segmentation extends Mmu {
   wrSz(s: number, off: number, size: number, v: number): void {
     if (size === 4) this.wr32(s, off, v); else if (size === 2) this.wr16(s, off, v); else this.wr8(s, off, v);
   }
+  /**
+   * Reads the destination of a read-modify-write with the write's checks (segment limit and
+   * paging for writing) done first, as the CPU does: an instruction whose store would fault
+   * raises the fault before it changes anything — flags included, which ADC/SBB/RCL/RCR
+   * re-executed after a copy-on-write fault would otherwise read back modified.
+   */
+  rmwSz(s: number, off: number, size: number): number {
+    const lin = (off >>> 0) <= this.segWLim[s]! ? (this.segBase[s]! + off) | 0 : this.segAddr(s, off, size, true);
+    if (this.tlbW[lin >>> 12] === -1 || (lin & 0xfff) + size > 0x1000) this.probe(lin, size, true, this.userMode);
+    return size === 4 ? this.lrd32(lin) : size === 2 ? this.lrd16(lin) : this.lrd8(lin);
+  }
   /** Checks a whole write (limit and paging) before any byte of it is stored. */
   checkSegWrite(s: number, off: number, size: number): void {
     const lin = this.segAddr(s, off, size, true);

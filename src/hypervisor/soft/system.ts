@@ -133,7 +133,7 @@ export class System extends Alu {
     const m = this.ins[p + R_M]!;
     if ((m & M_MEM) === 0) { this.setReg(m & 7, size, this.unop(kind, this.getReg(m & 7, size), mask)); return; }
     const s = (m >> 20) & 7, o = this.ea(m, this.ins[p + R_DISP]!);
-    this.wrSz(s, o, size, this.unop(kind, this.rdSz(s, o, size), mask));
+    this.wrSz(s, o, size, this.unop(kind, this.rmwSz(s, o, size), mask));
   }
 
   private unop(kind: number, v: number, mask: number): number {
