@@ -1,26 +1,24 @@
 // SoftCpu: the project's i686 integer core. This file holds the run loop (interrupts, HLT,
 // faults, double and triple faults), the decoded-block cache keyed by physical address (hot
-// 32-bit blocks handed to the block compiler, jit.ts), the
-// architectural state exchange with CpuState, and the seams to the x87/SSE units.
+// 32-bit blocks handed to the block compiler, jit.ts), the fast REP MOVS/STOS, and the seams to
+// the x87/SSE units; the state exchange with CpuState is in cpu-state.ts.
 //
 // Layers, bottom up: CpuCore (registers, lazy flags) → Mmu (paging, TLB) → Segmentation →
 // Tasks (TSS) → Transfer (far transfers, interrupts) → Alu (operands, arithmetic) → System
 // (CR/MSR/CPUID…) → SoftCpu.
 
 import type { GuestRam } from '../memory.js';
-import type { CpuState, SegmentState } from '../vcpu.js';
+import type { CpuState } from '../vcpu.js';
 import type { CpuIo, DecodedOperand, FpuHost, InterruptController } from './api.js';
 import { System, TSC_HZ, CPUID_CORE, CPUID_FPU, CPUID_MMX, CPUID_FXSR, CPUID_SSE, CPUID_SSE2 } from './system.js';
 import {
   M_MEM, R_DISP, R_IMM, R_M, R_PFX, R_SSEPFX, REC, P_O32, STOP_DECODE, decodeOne, isSse0F, type ByteSource,
 } from './decoder.js';
 import { execBlock } from './exec.js';
+import { loadCpuState, saveCpuState } from './cpu-state.js';
 import { compileBlock, type JitFn } from './jit.js';
 import { IntKind } from './transfer.js';
-import {
-  ATTR_UNUSABLE, CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_1, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, LDTR, TR,
-  faultClass, EFLAGS_VALID, CR0_ET,
-} from './defs.js';
+import { CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, faultClass } from './defs.js';
 
 /** Why `run` returned. */
 export const enum StopReason {
@@ -612,58 +610,10 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     this.refreshSegFast();
   }
 
-  getState(): CpuState {
-    const r = this.regs;
-    const big = (v: number): bigint => BigInt(v >>> 0);
-    const seg = (s: number): SegmentState => {
-      const a = this.segAttr[s]!;
-      return {
-        selector: this.segSel[s]!, base: this.segBase[s]! >>> 0, limit: this.segLimit[s]! >>> 0,
-        type: a & 0xf, s: (a >> 4) & 1, dpl: (a >> 5) & 3, present: (a >> 7) & 1, avl: (a >> 12) & 1,
-        l: (a >> 13) & 1, db: (a >> 14) & 1, g: (a >> 15) & 1, unusable: (a & ATTR_UNUSABLE) !== 0 ? 1 : 0,
-      };
-    };
-    return {
-      rax: big(r[0]!), rcx: big(r[1]!), rdx: big(r[2]!), rbx: big(r[3]!),
-      rsp: big(r[4]!), rbp: big(r[5]!), rsi: big(r[6]!), rdi: big(r[7]!),
-      r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
-      rip: big(this.eip), rflags: big(this.getEflags()),
-      es: seg(0), cs: seg(1), ss: seg(2), ds: seg(3), fs: seg(4), gs: seg(5), ldt: seg(LDTR), tr: seg(TR),
-      gdt: { base: this.gdtBase >>> 0, limit: this.gdtLimit & 0xffff },
-      idt: { base: this.idtBase >>> 0, limit: this.idtLimit & 0xffff },
-      cr0: big(this.cr0), cr2: big(this.cr2), cr3: big(this.cr3), cr4: big(this.cr4), cr8: 0n, efer: 0n,
-      apicBase: big(this.apicBase),
-    };
-  }
+  getState(): CpuState { return saveCpuState(this); }
 
   setState(s: CpuState): void {
-    const n = (v: bigint): number => Number(BigInt.asUintN(32, v)) | 0;
-    const r = this.regs;
-    r[0] = n(s.rax); r[1] = n(s.rcx); r[2] = n(s.rdx); r[3] = n(s.rbx);
-    r[4] = n(s.rsp); r[5] = n(s.rbp); r[6] = n(s.rsi); r[7] = n(s.rdi);
-    this.eip = n(s.rip);
-    this.nextEip = this.eip;
-    this.cr0 = n(s.cr0) | CR0_ET;
-    this.cr2 = n(s.cr2);
-    this.cr3 = n(s.cr3);
-    this.cr4 = n(s.cr4);
-    this.apicBase = n(s.apicBase);
-    const fl = n(s.rflags);
-    this.eflags = ((fl & EFLAGS_VALID) & ~0x8d5) | FLAG_1;
-    this.setArith(fl);
-    const segs = [s.es, s.cs, s.ss, s.ds, s.fs, s.gs, s.ldt, s.tr];
-    for (let i = 0; i < 8; i++) {
-      const g = segs[i]!;
-      const attr = (g.type & 0xf) | ((g.s & 1) << 4) | ((g.dpl & 3) << 5) | ((g.present & 1) << 7) |
-        ((g.avl & 1) << 12) | ((g.l & 1) << 13) | ((g.db & 1) << 14) | ((g.g & 1) << 15) |
-        (g.unusable !== 0 ? ATTR_UNUSABLE : 0);
-      this.setSegCache(i, g.selector, g.base, g.limit, attr);
-    }
-    this.gdtBase = s.gdt.base | 0; this.gdtLimit = s.gdt.limit & 0xffff;
-    this.idtBase = s.idt.base | 0; this.idtLimit = s.idt.limit & 0xffff;
-    const cpl = (this.cr0 & CR0_PE) === 0 ? 0 : (this.eflags & FLAG_VM) !== 0 ? 3 : this.segAttr[2]! >> 5 & 3;
-    this.setCpl(cpl);
-    this.refreshSegFast();
+    loadCpuState(this, s);
     this.halted = false;
     this.shadow = false;
     this.flushTlb(false);
