@@ -82,6 +82,12 @@ export function rig(drives: IdeDriveConfig[], ramBytes = 1 << 20) {
 /** A channel's register helpers, as `rig().ch(n)` returns them. */
 export type ChannelHelpers = ReturnType<ReturnType<typeof rig>['ch']>;
 
+/** Waits (at most 10 s) until the channel's device drops BSY: a real file backend answers on the thread pool, later than settle()'s turns under load. */
+export async function notBusy(c: ChannelHelpers): Promise<void> {
+  await settle();
+  for (const t0 = Date.now(); (c.alt() & 0x80) !== 0 && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 1));
+}
+
 /**
  * Sends an ATAPI packet to the master of channel `c` by PIO and collects the data phase: the
  * data, the final status and error registers, and the DRQ block sizes.
@@ -92,7 +98,7 @@ export async function atapiPacket(c: ChannelHelpers, cdb: number[], limit = 0xff
   c.out(1, 0); c.out(4, limit & 0xff); c.out(5, limit >>> 8);
   c.out(7, 0xa0);
   c.writeBytes(Uint8Array.from([...cdb, ...new Array<number>(Math.max(0, 12 - cdb.length)).fill(0)]));
-  await settle();
+  await notBusy(c);
   const chunks: number[] = [];
   const blocks: number[] = [];
   for (let n = 0; n < 1000 && (c.alt() & 0x08) !== 0; n++) {
@@ -100,7 +106,7 @@ export async function atapiPacket(c: ChannelHelpers, cdb: number[], limit = 0xff
     blocks.push(len);
     c.inb(7);
     chunks.push(...c.readBytes(len));
-    await settle();
+    await notBusy(c);
   }
   return { data: Uint8Array.from(chunks), status: c.inb(7), error: c.inb(1), blocks };
 }
