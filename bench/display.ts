@@ -362,11 +362,11 @@ async function main(): Promise<number> {
         const label = accel === 'soft' ? 'soft vs TCG' : 'KVM vs KVM';
         const h = await measure(process.execPath, hvmArgs(accel), ENCODINGS[enc]!);
         if (!h.ok) hvmFailed = true;
-        process.stdout.write(`  hvm --accel ${accel} ${enc}: ${h.ok ? `${f(h.fps)} fps (${f(h.updatesPerS)} updates/s, ${f(h.screensPerS)} screens' worth of pixels/s), ${f(h.cpuMsPerFrame)} CPU ms/frame, ${f(h.cpuCores, 2)} cores busy, ${f(h.mbPerS)} MB/s` : `FAILED: ${h.reason}`}\n`);
+        process.stdout.write(`  hvm --accel ${accel} ${enc}: ${h.ok ? `${f(h.fps)} fps (${f(h.updatesPerS)} updates/s, ${f(h.screensPerS)} screens' worth of pixels/s), ${f(h.cpuMsPerFrame)} CPU ms/frame, ${f(h.cpuCores * 1000 / h.screensPerS)} CPU ms/screen of pixels, ${f(h.cpuCores, 2)} cores busy, ${f(h.mbPerS)} MB/s` : `FAILED: ${h.reason}`}\n`);
         let q: Result | null = null;
         if (haveQemu) {
           q = await measure('qemu-system-i386', qemuArgs(accel), ENCODINGS[enc]!);
-          process.stdout.write(`  qemu -accel ${accel === 'kvm' ? 'kvm' : 'tcg'} ${enc}: ${q.ok ? `${f(q.fps)} fps (${f(q.updatesPerS)} updates/s, ${f(q.screensPerS)} screens' worth of pixels/s), ${f(q.cpuMsPerFrame)} CPU ms/frame, ${f(q.cpuCores, 2)} cores busy, ${f(q.mbPerS)} MB/s` : `FAILED: ${q.reason}`}\n`);
+          process.stdout.write(`  qemu -accel ${accel === 'kvm' ? 'kvm' : 'tcg'} ${enc}: ${q.ok ? `${f(q.fps)} fps (${f(q.updatesPerS)} updates/s, ${f(q.screensPerS)} screens' worth of pixels/s), ${f(q.cpuMsPerFrame)} CPU ms/frame, ${f(q.cpuCores * 1000 / q.screensPerS)} CPU ms/screen of pixels, ${f(q.cpuCores, 2)} cores busy, ${f(q.mbPerS)} MB/s` : `FAILED: ${q.reason}`}\n`);
         } else {
           process.stdout.write('  qemu: skipped: qemu-system-i386 not on PATH (Debian: qemu-system-x86)\n');
         }
