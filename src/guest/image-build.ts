@@ -46,7 +46,7 @@ export interface GuestManifest {
 }
 
 /** Bumped when the image layout changes, so older caches are rebuilt. */
-export const GUEST_FORMAT = 5; // 4: the bochs DRM driver and its dependencies; 5: the cirrus DRM driver
+export const GUEST_FORMAT = 6; // 4: the bochs DRM driver and its dependencies; 5: the cirrus DRM driver; 6: psmouse
 /** The line /init prints once the guest's userspace is up. */
 export const READY_MARKER = 'HVM-GUEST-READY';
 const INITRD_NAME = 'initrd.img';

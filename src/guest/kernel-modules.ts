@@ -21,6 +21,8 @@ export const DEFAULT_MODULES: readonly string[] = [
   'bochs',
   // The Cirrus CL-GD5446's DRM driver (hvm.modules=cirrus; drivers/gpu/drm/tiny/cirrus.ko).
   'cirrus',
+  // The PS/2 mouse driver (hvm.modules=psmouse): the mouse a VNC client moves.
+  'psmouse',
 ];
 
 /** Kernel module names treat '-' and '_' alike (modprobe's rule). */

@@ -52,7 +52,8 @@ export interface VncServerOptions {
 /** Screen shown before the guest has a display mode (or with no display at all). */
 const PLACEHOLDER_WIDTH = 640;
 const PLACEHOLDER_HEIGHT = 480;
-const POLL_MS_DEFAULT = 40;
+/** How often a client with an outstanding request gets a refresh (ms), as QEMU's 30 ms display refresh. */
+const POLL_MS_DEFAULT = 30;
 /** A client that has not finished the handshake in this long is closed (ms). */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Bytes a client may have sent that do not yet form a message. */
