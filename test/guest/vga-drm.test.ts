@@ -1,8 +1,11 @@
-// Linux's bochs DRM driver on the std VGA (soft CPU): it finds the DISPI registers through the
-// MMIO BAR, sets 1024x768 at 32 bpp with the framebuffer in BAR0, and fbcon takes the console
-// over from vgacon. A command's output written to tty1 then shows up in the frame the device
-// model renders: the glyphs of "FBCON 42" at the top left, pixel for pixel the 8x16 VGA font
-// (Linux's font_vga_8x16 is the IBM VGA font the VGA BIOS also carries).
+// Linux's DRM drivers for both cards (soft CPU), one boot each:
+//  - bochs on the std VGA: it finds the DISPI registers through the MMIO BAR and sets 1024x768
+//    at 32 bpp with the framebuffer in BAR0;
+//  - cirrus on the CL-GD5446: it programs the CRTC, SR7 and the hidden DAC through the MMIO BAR
+//    (BAR1) and sets 1024x768 at 16 bpp (5-6-5) with the framebuffer in BAR0.
+// fbcon takes the console over from vgacon. A command's output written to tty1 then shows up in
+// the frame the device model renders: the glyphs of "FBCON 42" at the top left, pixel for pixel
+// the 8x16 VGA font (Linux's font_vga_8x16 is the IBM VGA font the VGA BIOSes also carry).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +16,7 @@ import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
 import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
 import { machines } from '../../src/machine/pc.js';
 import { findFont8x16 } from '../../src/devices/display/std-vga.js';
-import { STD_VGA_ROM } from '../../src/machine/display.js';
+import { CIRRUS_VGA_ROM, STD_VGA_ROM } from '../../src/machine/display.js';
 import type { DisplayFrame } from '../../src/devices/display/frame.js';
 import { defaultGuest, guestSkip, until } from '../support/guest.js';
 
@@ -60,20 +63,25 @@ function glyphsMatch(f: DisplayFrame, font: Uint8Array, text: string): { ok: boo
   return { ok, lit };
 }
 
-test('Linux bochs DRM: 1024x768x32 through the LFB, fbcon draws a command\'s output there', { skip: guestSkip, timeout: 900_000 }, async () => {
-  const font = findFont8x16(new Uint8Array(readFileSync(STD_VGA_ROM)));
+const CARDS = [
+  { vga: 'std', driver: 'bochs', rom: STD_VGA_ROM, bpp: 32 },
+  { vga: 'cirrus', driver: 'cirrus', rom: CIRRUS_VGA_ROM, bpp: 16 },
+] as const;
+
+for (const card of CARDS) test(`Linux ${card.driver} DRM: 1024x768x${card.bpp} through the LFB, fbcon draws a command's output there`, { skip: guestSkip, timeout: 900_000 }, async () => {
+  const font = findFont8x16(new Uint8Array(readFileSync(card.rom)));
   assert.ok(font !== null, 'the VGA BIOS has its 8x16 font');
-  const cmdline = 'console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 cryptomgr.notests hvm.modules=bochs ' +
+  const cmdline = `console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 cryptomgr.notests hvm.modules=${card.driver} ` +
     `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
-  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: 'std', boot: vgaGuestLoader(cmdline) });
+  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: card.vga, boot: vgaGuestLoader(cmdline) });
   let serial = '';
   vm.on('serial', (id: string, b: Uint8Array) => { if (id === 'serial0') serial += Buffer.from(b).toString('latin1'); });
   await vm.start();
   try {
     await until(() => serial.includes('HVM-FB-WRITTEN'), 700_000, 'the script to write on tty1', () => serial);
-    assert.match(serial, /FB-NAME bochs-?drm/, serial.slice(-2000));
-    assert.match(serial, /FB-SIZE 1024,768 32/, serial.slice(-2000));
-    assert.ok(!/modprobe bochs failed/.test(serial), serial.slice(-2000));
+    assert.match(serial, new RegExp(`FB-NAME ${card.driver}-?drm`), serial.slice(-2000));
+    assert.match(serial, new RegExp(`FB-SIZE 1024,768 ${card.bpp}`), serial.slice(-2000));
+    assert.ok(!serial.includes(`modprobe ${card.driver} failed`), serial.slice(-2000));
     // fbcon's damage worker copies the shadow buffer to VRAM a little later: poll the frames.
     let frame: DisplayFrame | null = null;
     let match = { ok: false, lit: 0 };
