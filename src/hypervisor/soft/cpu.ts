@@ -68,14 +68,16 @@ const HASH_BITS = 17;
 /**
  * Instructions a cached 32-bit block runs (executions × length) before it is compiled to
  * JavaScript (jit.ts); 0 turns the compiler off. V8's optimizing compile of each generated
- * function costs milliseconds, so only blocks that long loops keep hot pay for it.
+ * function costs milliseconds, so only blocks that long loops keep hot pay for it. Measured on
+ * bench/linux (quiet, back to back): 300k beats 2M (boot 9.2–9.5 s vs 10.0–11.2 s, work 8.2–8.7 s
+ * vs 8.9–9.6 s) and 100k (more compiles than they repay).
  * Environment: HVM_JIT=0 (off), HVM_JIT_THRESHOLD=<n>.
  */
 const JIT_THRESHOLD = ((): number => {
   const env = typeof process !== 'undefined' ? process.env : {};
   if (env['HVM_JIT'] === '0') return 0;
   const n = Number(env['HVM_JIT_THRESHOLD'] ?? 0);
-  return Number.isInteger(n) && n > 0 ? n : 2_000_000;
+  return Number.isInteger(n) && n > 0 ? n : 300_000;
 })();
 
 /** The soft x86 CPU (i686 integer core). */
