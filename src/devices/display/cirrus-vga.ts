@@ -15,6 +15,7 @@ import type { AccessSize, Clock, Device, IoRegion } from '../api.js';
 import { expectInt, expectRecord } from '../api.js';
 import { PciConfigSpace, PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
+import { ExpansionRom } from '../pci/expansion-rom.js';
 import { VgaMemory, VGA_WINDOW_SIZE, type VideoMemory } from './vga-memory.js';
 import { VgaRenderer, type LinearMode, type RenderResult } from './vga-render.js';
 import { findFont8x16 } from './std-vga.js';
@@ -39,10 +40,6 @@ const BITBLT_APERTURE_SIZE = 0x400000;
 /** BAR1 (QEMU's CIRRUS_PNPMMIO_SIZE). */
 export const CIRRUS_MMIO_SIZE = 0x1000;
 const MMIO_BLT_OFFSET = 0x100;
-
-const PCI_ROM_ADDRESS = 0x30;
-const PCI_ROM_ADDRESS_ENABLE = 0x01;
-const PCI_ROM_ADDRESS_MASK = 0xfffff800;
 
 /** The memory-mapped BitBLT registers (QEMU's CIRRUS_MMIO_*) -> graphics controller indexes. */
 const MMIO_BLT_GR = new Int16Array(0x100).fill(-1);
@@ -76,11 +73,9 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
   readonly window: IoRegion;
   readonly lfbRegion: IoRegion;
   readonly mmioRegion: IoRegion;
-  readonly romRegion: IoRegion;
+  readonly rom: ExpansionRom;
   private readonly renderer: VgaRenderer;
   private readonly cursor: CirrusCursor;
-  private readonly romBytes: Uint8Array;
-  private readonly romSize: number;
   private readonly font: Uint8Array | null;
   private readonly mask: number;
   private fontWrites = 0;
@@ -100,10 +95,7 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
     };
     this.renderer = new VgaRenderer(this.regs, vram, clock, () => this.fontWrites + this.memory.plane2Writes);
     this.cursor = new CirrusCursor(this.regs, vram);
-    this.romBytes = rom;
-    let romSize = 2048;
-    while (romSize < rom.length) romSize *= 2;
-    this.romSize = romSize;
+    this.rom = new ExpansionRom(id, rom);
     this.font = findFont8x16(rom);
     this.window = {
       name: `${id}.vga-window`, size: VGA_WINDOW_SIZE,
@@ -132,22 +124,13 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
       },
       write: (offset, sz, value) => { for (let i = 0; i < sz; i++) this.mmioWriteByte(offset + i, (value >>> (8 * i)) & 0xff); },
     };
-    this.romRegion = {
-      name: `${id}.rom`, size: romSize,
-      read: (offset, sz) => {
-        let v = 0;
-        for (let i = 0; i < sz; i++) v |= (this.romBytes[offset + i] ?? 0xff) << (8 * i);
-        return v >>> 0;
-      },
-      write: () => {},
-    };
     this.config = new PciConfigSpace({
       vendorId: CIRRUS_VENDOR_ID, deviceId: CIRRUS_ID_CLGD5446, revision: 0,
       classCode: PCI_CLASS_DISPLAY_VGA, subsystemVendorId: QEMU_SUBSYSTEM_VENDOR, subsystemId: QEMU_SUBSYSTEM,
     });
     this.config.defineBar(0, { space: 'mem32', size: CIRRUS_BAR0_SIZE, prefetchable: true, region: this.lfbRegion });
     this.config.defineBar(1, { space: 'mem32', size: CIRRUS_MMIO_SIZE, region: this.mmioRegion });
-    this.config.setMask(PCI_ROM_ADDRESS, 4, ((PCI_ROM_ADDRESS_MASK & ~(romSize - 1)) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
+    this.rom.define(this.config);
     this.config.snapshotReset();
     this.reset();
   }
@@ -155,11 +138,7 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
   // ---- PCI ---------------------------------------------------------------------------------------
 
   extraDecodes(): readonly PciDecode[] {
-    const rom = this.config.get32(PCI_ROM_ADDRESS);
-    const base = (rom & PCI_ROM_ADDRESS_MASK) >>> 0;
-    if ((rom & PCI_ROM_ADDRESS_ENABLE) === 0 || base === 0 || (this.config.command & PCI_COMMAND_MEMORY) === 0) return [];
-    if (base + this.romSize > 0x1_0000_0000) return [];
-    return [{ space: 'mem', base, region: this.romRegion }];
+    return this.rom.decodes(this.config);
   }
 
   configWritten(offset: number, size: AccessSize): void {

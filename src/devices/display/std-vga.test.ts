@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { StdVga, findFont8x16, PCI_ROM_ADDRESS } from './std-vga.js';
+import { StdVga, findFont8x16 } from './std-vga.js';
+import { PCI_ROM_ADDRESS } from '../pci/expansion-rom.js';
 import { LocalVram } from './vga-memory.js';
 import { FakeClock, fuzzRegions, fuzzSeed } from '../testing.js';
 import { PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY } from '../pci/config-space.js';

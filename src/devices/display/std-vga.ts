@@ -12,6 +12,7 @@ import type { AccessSize, Clock, Device, IoRegion } from '../api.js';
 import { expectInt, expectRecord } from '../api.js';
 import { PciConfigSpace, PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
+import { ExpansionRom } from '../pci/expansion-rom.js';
 import { VgaMemory, type VideoMemory } from './vga-memory.js';
 import { VgaRegs, GR_MISC, GR06_GRAPHICS, GR_MODE, GR05_SHIFT_256, SR_MEMORY_MODE, SR04_CHAIN4, SR04_ODD_EVEN_DISABLE, SR_MAP_MASK, CR_MODE_CONTROL } from './vga-regs.js';
 import { VgaRenderer, type RenderResult } from './vga-render.js';
@@ -37,11 +38,6 @@ const QEXT_REG_BYTEORDER = 0x4;      // framebuffer byte order
 const QEXT_SIZE = 8;
 const QEXT_LITTLE_ENDIAN = 0x1e1e1e1e;
 const QEXT_BIG_ENDIAN = 0xbebebebe;
-
-/** The expansion ROM base address register (PCI Local Bus Specification 3.0, §6.2.5.2). */
-export const PCI_ROM_ADDRESS = 0x30;
-const PCI_ROM_ADDRESS_ENABLE = 0x01;
-const PCI_ROM_ADDRESS_MASK = 0xfffff800;
 
 /** Where the legacy pieces decode. */
 export const VBE_DISPI_IOPORT = 0x1ce;
@@ -81,10 +77,8 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
   /** BAR0 served as MMIO (before the CPU maps VRAM there, or if it cannot). */
   readonly lfbRegion: IoRegion;
   readonly mmioRegion: IoRegion;
-  readonly romRegion: IoRegion;
+  readonly rom: ExpansionRom;
   private readonly renderer: VgaRenderer;
-  private readonly romBytes: Uint8Array;
-  private readonly romSize: number;
   private readonly font: Uint8Array | null;
   private byteOrder = QEXT_LITTLE_ENDIAN;
   private fontWrites = 0;
@@ -100,10 +94,7 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
       bankChanged: (offset) => { this.memory.bankOffset = offset; },
     });
     this.renderer = new VgaRenderer(this.regs, vram, clock, () => this.fontWrites + this.memory.plane2Writes);
-    this.romBytes = rom;
-    let romSize = 2048;
-    while (romSize < rom.length) romSize *= 2;
-    this.romSize = romSize;
+    this.rom = new ExpansionRom(id, rom);
     this.font = findFont8x16(rom);
     this.dispiRegion = {
       name: `${id}.vbe-dispi`, size: VBE_PORT_COUNT,
@@ -126,22 +117,13 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
       read: (offset, sz) => this.mmioRead(offset, sz),
       write: (offset, sz, value) => this.mmioWrite(offset, sz, value),
     };
-    this.romRegion = {
-      name: `${id}.rom`, size: romSize,
-      read: (offset, sz) => {
-        let v = 0;
-        for (let i = 0; i < sz; i++) v |= (this.romBytes[offset + i] ?? 0xff) << (8 * i);
-        return v >>> 0;
-      },
-      write: () => {},
-    };
     this.config = new PciConfigSpace({
       vendorId: STDVGA_VENDOR_ID, deviceId: STDVGA_DEVICE_ID, revision: STDVGA_REVISION,
       classCode: PCI_CLASS_DISPLAY_VGA, subsystemVendorId: QEMU_SUBSYSTEM_VENDOR, subsystemId: QEMU_SUBSYSTEM,
     });
     this.config.defineBar(0, { space: 'mem32', size, prefetchable: true, region: this.lfbRegion });
     this.config.defineBar(2, { space: 'mem32', size: MMIO_SIZE, region: this.mmioRegion });
-    this.config.setMask(PCI_ROM_ADDRESS, 4, ((PCI_ROM_ADDRESS_MASK & ~(romSize - 1)) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
+    this.rom.define(this.config);
     this.config.snapshotReset();
     this.reset();
   }
@@ -150,11 +132,7 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
 
   /** The expansion ROM decodes when enabled in its BAR and memory decode is on. */
   extraDecodes(): readonly PciDecode[] {
-    const rom = this.config.get32(PCI_ROM_ADDRESS);
-    const base = (rom & PCI_ROM_ADDRESS_MASK) >>> 0;
-    if ((rom & PCI_ROM_ADDRESS_ENABLE) === 0 || base === 0 || (this.config.command & PCI_COMMAND_MEMORY) === 0) return [];
-    if (base + this.romSize > 0x1_0000_0000) return [];
-    return [{ space: 'mem', base, region: this.romRegion }];
+    return this.rom.decodes(this.config);
   }
 
   configWritten(offset: number, size: AccessSize): void {
