@@ -69,7 +69,7 @@ async function run(monitor: QmpMonitor, cmd: string, rest: string[]): Promise<st
     case 'change':
       need(rest, 2, 'change device filename [format]');
       if (rest[2] !== undefined && rest[2] !== 'raw' && rest[2] !== 'qcow2') throw new Error(`Unknown driver '${rest[2]}' (raw or qcow2)`);
-      await monitor.changeMedium(rest[0]!, rest[1]!);
+      await monitor.changeMedium(rest[0]!, rest[1]!, rest[2] as 'raw' | 'qcow2' | undefined);
       return '';
     case 'set_link':
       need(rest, 2, 'set_link name on|off');

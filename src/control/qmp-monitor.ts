@@ -29,7 +29,7 @@ export interface QmpTarget extends Pick<EventEmitter, 'on' | 'off'> {
   /** Writes the display as a PNG (present when the build has a display). */
   screenshot?(path: string): Promise<void>;
   /** Inserts (file) or ejects (null) removable media by drive id. */
-  changeMedia?(id: string, file: string | null): Promise<void>;
+  changeMedia?(id: string, file: string | null, format?: 'raw' | 'qcow2'): Promise<void>;
 }
 
 /** An event as sent on the wire. */
@@ -247,12 +247,12 @@ export class QmpMonitor {
   }
 
   /** QMP `eject` (file null) and `blockdev-change-medium`. */
-  async changeMedium(device: string, file: string | null): Promise<void> {
+  async changeMedium(device: string, file: string | null, format?: 'raw' | 'qcow2'): Promise<void> {
     this.ended();
     const t = this.target;
     if (typeof t.changeMedia !== 'function') throw new QmpError('GenericError', 'removable media are not supported by this build');
     try {
-      await t.changeMedia(device, file);
+      await t.changeMedia(device, file, format);
     } catch (e) {
       // Vm.changeMedia says "no drive ID (this VM has: …)"; QEMU's class and text, keeping the list.
       const msg = (e as Error).message;
@@ -295,7 +295,7 @@ export class QmpMonitor {
         run: async (a) => {
           const format = a['format'] as string | undefined;
           if (format !== undefined && !MEDIUM_FORMATS.has(format)) throw new QmpError('GenericError', `Unknown driver '${format}' (raw or qcow2)`);
-          await this.changeMedium(deviceOf(a), a['filename'] as string);
+          await this.changeMedium(deviceOf(a), a['filename'] as string, format as 'raw' | 'qcow2' | undefined);
           return {};
         },
       }],

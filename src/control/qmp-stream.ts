@@ -46,11 +46,11 @@ export class QmpStreamSplitter {
     let start = this.inMessage() ? 0 : -1;
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i]!;
+      if (b === RESET_BYTE) { this.clear(); this.discarding = false; start = -1; continue; }
       if (this.discarding) {
         if (b === NEWLINE) this.discarding = false;
         continue;
       }
-      if (b === RESET_BYTE) { this.clear(); start = -1; continue; }
       if (start < 0) {
         // Between messages: skip white space; anything else begins one.
         if (isSpace(b)) continue;

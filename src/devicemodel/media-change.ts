@@ -12,7 +12,9 @@ import type { IdeDriveConfig, PiixIde } from '../devices/ide/piix-ide.js';
  * drives the device model closes at stop; its entry follows the change. Throws a one-line
  * error for an unknown id, a hard disk, a tray the guest has locked, or an unreadable file.
  */
-export async function changeMedia(ide: PiixIde | null, drives: IdeDriveConfig[], id: string, file: string | null): Promise<void> {
+export async function changeMedia(
+  ide: PiixIde | null, drives: IdeDriveConfig[], id: string, file: string | null, format: 'raw' | 'qcow2' | 'auto' = 'auto',
+): Promise<void> {
   const dev = ide?.driveById(id) ?? null;
   if (dev === null) throw new Error(`no IDE drive ${id} (drives are named ide<bus>-hd<unit> and ide<bus>-cd<unit>, e.g. ide1-cd0)`);
   if (!(dev instanceof AtapiCdrom)) throw new Error(`${id} is a hard disk: its medium is not removable`);
@@ -25,7 +27,8 @@ export async function changeMedia(ide: PiixIde | null, drives: IdeDriveConfig[],
   const bus = Number(m[1]) as 0 | 1;
   const unit = Number(m[2]) as 0 | 1;
   let next: BlockBackend | null = null;
-  if (file !== null) next = await openDrive({ file, format: 'auto', readOnly: true });
+  // A named format is used as given: probing a guest-writable raw image could read a qcow2 header the guest wrote.
+  if (file !== null) next = await openDrive({ file, format, readOnly: true });
   if (dev.isLocked) { // locked by the guest while the image opened
     await next?.close().catch(() => undefined);
     dev.requestEject();

@@ -169,7 +169,7 @@ port.on('message', (m: ToDeviceModel) => {
       break;
     case 'change-media': {
       const ide = machine?.devices.get('ide');
-      void changeMedia(ide instanceof PiixIde ? ide : null, openBackends, m.id, m.file).then(
+      void changeMedia(ide instanceof PiixIde ? ide : null, openBackends, m.id, m.file, m.format ?? 'auto').then(
         () => post({ kind: 'change-media-done', seq: m.seq, error: null }),
         (e: Error) => post({ kind: 'change-media-done', seq: m.seq, error: e.message }));
       break;

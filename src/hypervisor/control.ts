@@ -23,7 +23,7 @@ const WAKE = IRQ_GENERATION + 1;
 const PM_TIMER_PORT = WAKE + 1;
 /**
  * The display's linear framebuffer (src/hypervisor/vram.ts): guest-physical base (uint32, 0 =
- * unmapped) and size, and a generation the soft vCPU compares each block; bumped when the
+ * unmapped) and size, and a generation the soft vCPU compares after exits and per run slice; bumped when the
  * mapping moves and when the dirty bitmap is taken, so cached VRAM write translations go.
  */
 const VRAM_BASE = PM_TIMER_PORT + 1;
@@ -87,7 +87,6 @@ export class ControlBlock {
   vramSize(): number { return Atomics.load(this.words, VRAM_SIZE) >>> 0; }
   /** Changes whenever the VRAM mapping or its dirty tracking needs the CPU's attention. */
   vramGeneration(): number { return Atomics.load(this.words, VRAM_GENERATION); }
-  get vramGenerationIndex(): number { return VRAM_GENERATION; }
   /** Publishes a new mapping (base and size first, then the generation readers compare). */
   setVramMapping(base: number, size: number): void {
     Atomics.store(this.words, VRAM_BASE, base | 0);

@@ -47,7 +47,7 @@ export type ToDeviceModel =
   /** Host pointer motion: dy positive = down, dz wheel clicks (positive = down), buttons bit 0 left, 1 right, 2 middle. */
   | { kind: 'input-pointer'; dx: number; dy: number; dz: number; buttons: number }
   /** The host changes a CD-ROM's medium (`file` null: eject); answered by 'change-media-done'. */
-  | { kind: 'change-media'; seq: number; id: string; file: string | null }
+  | { kind: 'change-media'; seq: number; id: string; file: string | null; format?: 'raw' | 'qcow2' }
   | { kind: 'reset' }
   | { kind: 'stop' };
 

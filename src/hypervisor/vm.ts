@@ -142,7 +142,7 @@ export class Vm extends EventEmitter {
   /** Console input for a character device (e.g. 'serial0'). */
   sendInput(id: string, bytes: Uint8Array): void {
     this.deviceModel?.postMessage({ kind: 'chardev-in', id, bytes } satisfies ToDeviceModel);
-    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    this.wakeHost();
   }
 
   /**
@@ -154,14 +154,14 @@ export class Vm extends EventEmitter {
     const ok = Number.isInteger(code) && (code === 0xe11d45 || (low >= 1 && low < 0x80 && (code >>> 8 === 0 || code >>> 8 === 0xe0)));
     if (!ok) throw new Error(`bad key code 0x${Number(code).toString(16)}`);
     this.deviceModel?.postMessage({ kind: 'input-key', code, down } satisfies ToDeviceModel);
-    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    this.wakeHost();
   }
 
   /** PS/2 mouse input: relative motion (dy positive = down), wheel clicks (positive = down), buttons bit 0 left, 1 right, 2 middle. */
   sendPointer(dx: number, dy: number, dz: number, buttons: number): void {
     if (![dx, dy, dz, buttons].every(Number.isInteger)) throw new Error('pointer motion must be integers');
     this.deviceModel?.postMessage({ kind: 'input-pointer', dx, dy, dz, buttons: buttons & 7 } satisfies ToDeviceModel);
-    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    this.wakeHost();
   }
 
   /** Presses the ACPI power button (an ACPI-aware guest shuts down; see the 'exit' event). */
@@ -170,7 +170,7 @@ export class Vm extends EventEmitter {
     const n = /^nic(\d+)$/.exec(id);
     if (n === null || Number(n[1]) >= (this.config.nics?.length ?? 0)) throw new Error(`no network card ${id}`);
     this.deviceModel?.postMessage({ kind: 'nic-link', id, up } satisfies ToDeviceModel);
-    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    this.wakeHost();
   }
 
   /**
@@ -180,7 +180,7 @@ export class Vm extends EventEmitter {
    * `ide<bus>-hd<unit>` and refuse). The guest sees a media event and UNIT ATTENTION. Rejects
    * with a one-line error for an unknown drive, a tray the guest has locked, a bad file.
    */
-  changeMedia(id: string, file: string | null): Promise<void> {
+  changeMedia(id: string, file: string | null, format?: 'raw' | 'qcow2'): Promise<void> {
     const dm = this.deviceModel;
     if (dm === null || this.exited !== null) return Promise.reject(new Error('the VM is not running'));
     const known = (this.config.drives ?? []).map((d) => ideDriveId(d.bus, d.unit, d.media));
@@ -188,14 +188,21 @@ export class Vm extends EventEmitter {
     const seq = ++this.mediaSeq;
     return new Promise((resolve, reject) => {
       this.mediaWaiters.set(seq, (error) => (error === null ? resolve() : reject(new Error(error))));
-      dm.postMessage({ kind: 'change-media', seq, id, file } satisfies ToDeviceModel);
-      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+      dm.postMessage({ kind: 'change-media', seq, id, file, ...(format !== undefined ? { format } : {}) } satisfies ToDeviceModel);
+      this.wakeHost();
     });
   }
 
   /** changeMedia calls waiting for the device model, by sequence number. */
   private readonly mediaWaiters = new Map<number, (error: string | null) => void>();
   private mediaSeq = 0;
+  private hostChannel: IoreqChannel | null = null;
+
+  /** Wakes the device model out of its ioreq wait so it reads a message just posted. */
+  private wakeHost(): void {
+    this.hostChannel ??= new IoreqChannel(this.shared.ioreq, this.shared.cpus);
+    this.hostChannel.wakeForHost();
+  }
 
   /**
    * The guest's screen: pixels, the rectangles changed since the previous call (everything when
@@ -207,7 +214,7 @@ export class Vm extends EventEmitter {
     return new Promise((resolve) => {
       this.frameWaiters.push(resolve);
       dm.postMessage({ kind: 'display-refresh', full } satisfies ToDeviceModel);
-      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+      this.wakeHost();
     });
   }
 
@@ -222,7 +229,7 @@ export class Vm extends EventEmitter {
 
   powerButton(): void {
     this.deviceModel?.postMessage({ kind: 'power-button' } satisfies ToDeviceModel);
-    new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+    this.wakeHost();
   }
 
   /** Pauses every vCPU and waits until each has stopped running guest code. */
@@ -280,7 +287,7 @@ export class Vm extends EventEmitter {
       const on = (m: { kind: string }): void => { if (m.kind === answer) { w.off('message', on); resolve(); } };
       w.on('message', on);
       w.postMessage(msg);
-      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+      this.wakeHost();
     });
   }
 
@@ -340,7 +347,7 @@ export class Vm extends EventEmitter {
     if (dm) {
       // Let the device model flush console output before it goes.
       dm.postMessage({ kind: 'stop' } satisfies ToDeviceModel);
-      new IoreqChannel(this.shared.ioreq, this.shared.cpus).wakeForHost();
+      this.wakeHost();
     }
     const all = [...this.vcpuWorkers, ...(dm ? [dm] : [])];
     const end = (): void => {

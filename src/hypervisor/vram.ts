@@ -7,8 +7,8 @@
 // has seen the mapping, its accesses still arrive as MMIO, which the card serves over `bytes`.
 //
 // Which 4 KiB pages changed is kept in a shared bitmap (one bit per page, Int32 words): the soft
-// CPU and device-side writers set bits with Atomics.or, takeDirty() swaps words to 0 with
-// Atomics.exchange, so a bit set concurrently is either reported now or by the next call.
+// CPU and device-side writers set bits with Atomics.or, takeDirty() clears the bits it reports
+// with Atomics.and, so a bit set concurrently is either reported now or by the next call.
 
 import type { ControlBlock } from './control.js';
 import type { GuestRam } from './memory.js';
@@ -143,8 +143,10 @@ export interface VramMapper {
 }
 
 /**
- * The soft vCPU thread's side: one compare of the generation word per check (at block
- * boundaries and after every exit), passing a new mapping or a taken bitmap to the CPU.
+ * The soft vCPU thread's side: one compare of the generation word per check (after every exit
+ * and once per run slice — the mapping only moves through an exit, and writes made through a
+ * stale write entry are marked dirty again when the CPU drops it), passing a new mapping or a
+ * taken bitmap to the CPU.
  */
 export class VramWatch {
   private seen: number;
@@ -155,7 +157,7 @@ export class VramWatch {
   }
 
   sync(): void {
-    const g = Atomics.load(this.control.words, this.control.vramGenerationIndex);
+    const g = this.control.vramGeneration();
     if (g === this.seen) return;
     this.seen = g;
     this.cpu.vramChanged(this.control.vramBase(), this.control.vramSize());

@@ -58,6 +58,8 @@ const POLL_MS_DEFAULT = 30;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Bytes a client may have sent that do not yet form a message. */
 const MAX_PENDING_INPUT = 64 * 1024;
+/** Clients at once (QMP's bound too): a connection flood costs sockets, not unbounded memory. */
+const MAX_CLIENTS = 16;
 /**
  * Bytes queued to a client that does not read: beyond this no update is sent (the request waits,
  * later requests replace it), so a client flooding requests cannot grow hvm's memory.
@@ -138,7 +140,7 @@ export class VncServer {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.closed) { socket.destroy(); return; }
+    if (this.closed || this.clients.size >= MAX_CLIENTS) { socket.destroy(); return; }
     socket.setNoDelay(true);
     const c = new VncClient(this, socket, this.target, this.options.password ?? null, this.options.name ?? 'hvm');
     this.clients.add(c);

@@ -162,7 +162,8 @@ export class AtapiCdrom extends IdeDevice {
       case CMD_PACKET:
         this.packetDma = (this.feature & PACKET_DMA) !== 0;
         this.limit = (this.lbah << 8) | this.lbam;
-        if (this.limit === 0 || this.limit === 0xffff) this.limit = 0xfffe;
+        // 0 and 0xFFFF mean "as much as fits"; 1 would round to empty blocks (ATA8-ACS 7.18.3).
+        if (this.limit <= 1 || this.limit === 0xffff) this.limit = 0xfffe;
         this.nsect = IR_COD;
         this.pio(0, PACKET_BYTES, false, () => { this.cdb.set(this.buf.subarray(0, PACKET_BYTES)); this.packet(); });
         return;

@@ -119,7 +119,7 @@ port.once('message', (m: ToVcpu) => {
   const intc = (cpu: number): InterruptController => {
     const inner = platform.interruptController(cpu);
     return {
-      hasInterrupt: () => { mirror.sync(); vram?.sync(); return inner.hasInterrupt(); },
+      hasInterrupt: () => { mirror.sync(); return inner.hasInterrupt(); },
       acknowledge: () => inner.acknowledge(),
       takeNmi: () => inner.takeNmi(),
     };

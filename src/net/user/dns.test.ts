@@ -86,6 +86,8 @@ test('user net: a guest DNS query to 10.0.2.3 goes to the upstream and the answe
 test('dns forwarder: bounded outstanding queries, forgotten after the timeout; stray answers dropped', async () => {
   let now = 0;
   const sink = createSocket('udp4'); // an upstream that never answers
+  const ids: number[] = []; // the IDs the forwarder gave the queries it sent upstream
+  sink.on('message', (m) => ids.push(m.readUInt16BE(0)));
   await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
   const delivered: Uint8Array[] = [];
   const fwd = new DnsForwarder({ host: '127.0.0.1', port: sink.address().port }, (_ip, _p, d) => delivered.push(d), () => now);
@@ -100,7 +102,9 @@ test('dns forwarder: bounded outstanding queries, forgotten after the timeout; s
   await new Promise((r) => setTimeout(r, 50)); // the forwarder's socket is bound by its first send
   const stray = createSocket('udp4');
   const fake = Buffer.from(dnsQuery(0, 'a.b')); fake[2] = 0x81;
-  for (let id = 0; id < 4; id++) { fake.writeUInt16BE(id, 0); stray.send(fake, (fwd as unknown as { sock: Socket }).sock.address().port, '127.0.0.1'); }
+  assert.ok(ids.length > 0, 'the upstream saw the queries');
+  // Answers carrying IDs the forwarder is waiting for: only the source address rules them out.
+  for (const id of ids.slice(-4)) { fake.writeUInt16BE(id, 0); stray.send(fake, (fwd as unknown as { sock: Socket }).sock.address().port, '127.0.0.1'); }
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(delivered.length, 0);
   assert.equal(new DnsForwarder(null, () => {}).query(GUEST_IP, 1, dnsQuery(1, 'a.b')), false, 'no upstream: dropped');

@@ -93,6 +93,7 @@ export class DnsForwarder {
   }
 
   private answer(msg: Uint8Array, from: string, port: number): void {
+    this.expire();
     const up = this.upstream;
     if (up === null || from !== up.host || port !== up.port || msg.length < DNS_HLEN || msg.length > DNS_MAX_UDP || (msg[2]! & 0x80) === 0) {
       this.stats.dropped++; return;
