@@ -1,7 +1,6 @@
 // The console on the host's stdin/stdout. On a terminal: raw mode, and QEMU's escape keys
 // (Ctrl-A X quits, Ctrl-A S saves a screenshot, Ctrl-A H helps, Ctrl-A Ctrl-A sends a literal
-// Ctrl-A). Piped stdin is passed
-// through unchanged, so scripts can drive the guest.
+// Ctrl-A). Piped stdin is passed through unchanged, so scripts can drive the guest.
 
 const CTRL_A = 0x01;
 

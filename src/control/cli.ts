@@ -63,12 +63,12 @@ Options for run:
                        media=disk|cdrom,readonly=on,if=ide,index=0..3
   --disk FILE          a hard disk at the first free IDE position (primary first)
   --cdrom FILE         a CD-ROM (ISO image) at the first free position (secondary master first)
-  --nic user[,model=e1000|rtl8139][,mac=52:54:00:12:34:56][,hostfwd=tcp::8022-:22][,pcap=FILE]
-                       [,rev=0x20] (rtl8139: Linux then drives it in C+ mode, 8139cp)
+  --nic user[,model=e1000|rtl8139][,mac=52:54:00:12:34:56][,hostfwd=tcp::8022-:22]
+      [,hostfwd=udp::5353-:53][,dns=IP[:PORT]][,pcap=FILE][,rev=0x20]
                        a network card on the user-mode NAT (10.0.2.15 by DHCP,
-                       gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3)
-                       [,hostfwd=udp::5353-:53][,dns=IP[:PORT]] (DNS upstream for 10.0.2.3;
-                       default: the host's first nameserver in /etc/resolv.conf)
+                       gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3 forwarded
+                       to dns= or the host's first nameserver in /etc/resolv.conf);
+                       rev=0x20 (rtl8139): Linux then drives it in C+ mode, 8139cp
   --nic socket,udp=HOST:PORT,localaddr=HOST:PORT[,model=…][,mac=…][,pcap=FILE]
                        a card on a UDP-joined segment with another VM
   --nic socket,listen=[HOST]:PORT | socket,connect=HOST:PORT[,…]

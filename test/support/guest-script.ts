@@ -3,14 +3,10 @@
 // appended to the initramfs (the kernel unpacks concatenated archives, compressed or not), and
 // hvm.cmd only says `sh /hvm-test.sh`.
 
-import { readFileSync } from 'node:fs';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
 import { appendToInitrd } from '../../src/guest/initrd-append.js';
 import type { BootLoader } from '../../src/hypervisor/vm.js';
 import type { MachineDescription } from '../../src/machine/description.js';
-import { defaultGuest } from './guest.js';
+import { defaultGuestLoader } from './guest.js';
 
 /** Where the script lands in the guest. */
 export const SCRIPT_PATH = '/hvm-test.sh';
@@ -22,14 +18,6 @@ export function initrdWithScript(initrd: Uint8Array, script: string): Uint8Array
 
 /** Boots the default guest with `cmdline` plus hvm.cmd running `script` (any length) from the initramfs. */
 export function scriptGuestLoader(machine: MachineDescription, cmdline: string, script: string): BootLoader {
-  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
   const full = `${cmdline} hvm.cmd=${Buffer.from(`sh ${SCRIPT_PATH}\n`).toString('base64')}`;
-  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
-  const initrd = initrdWithScript(new Uint8Array(readFileSync(defaultGuest.initrd)), script);
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
-  return (ram, cpus) => [loadLinux(ram, {
-    kernel, initrd, cmdline: full, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
-    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-  }).state];
+  return defaultGuestLoader(machine, full, (initrd) => initrdWithScript(initrd, script));
 }

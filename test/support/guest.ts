@@ -16,15 +16,18 @@ export const defaultGuest = readCachedGuest(defaultCacheDir('i386'), 'i386');
 /** A test's skip reason when the default guest is missing. */
 export const guestSkip: false | string = defaultGuest === null ? 'the default i386 guest is not built (hvm image build)' : false;
 
-/** Boots the default guest on `machine` with `cmdline`; its kernel is decompressed once, here. */
-export function defaultGuestLoader(machine: MachineDescription, cmdline: string): BootLoader {
+/**
+ * Boots the default guest on `machine` with `cmdline`; its kernel is decompressed once, here.
+ * `initrd` may change the initramfs first (append files to it).
+ */
+export function defaultGuestLoader(machine: MachineDescription, cmdline: string, initrd = (i: Uint8Array): Uint8Array => i): BootLoader {
   if (defaultGuest === null) throw new Error('the default i386 guest is not built');
   const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
-  const initrd = new Uint8Array(readFileSync(defaultGuest.initrd));
+  const initramfs = initrd(new Uint8Array(readFileSync(defaultGuest.initrd)));
   const elf = extractVmlinux(kernel);
   const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
   return (ram, cpus) => [loadLinux(ram, {
-    kernel, initrd, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
+    kernel, initrd: initramfs, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
     ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
   }).state];
 }
