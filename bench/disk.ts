@@ -16,15 +16,14 @@
 //
 // Exits non-zero only if hvm itself fails to run the work.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { findTool } from '../src/guest/host-tools.js';
 import { defaultCacheDir, readCachedGuest } from '../src/guest/image-build.js';
 import { appendToInitrd } from '../src/guest/initrd-append.js';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { hvmBin, missingTool, ratio, repoRoot, runEngine, table } from './support/engine.js';
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 16 : 64;
 const COUNT = QUICK ? 500 : 5000;
@@ -61,76 +60,45 @@ interface Run {
   iops?: number | undefined;         // random 4 KiB reads/s (guest clock)
 }
 
-function runEngine(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const r: Run = { ok: false };
-    const marks = new Map<string, { host: number; guest: number }>();
-    const status = new Map<string, string>();
-    let check: string[] | null = null;
-    let tail: string[] = [];
-    let pending = '';
-    let stderr = '';
-    let finished = false;
-    const finish = (reason?: string): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timeout);
-      child.kill('SIGKILL');
-      const mb = MIB * 1048576 / 1e6;
-      const rate = (a: string, b: string, k: 'host' | 'guest', passes: number): number | undefined => {
-        const x = marks.get(a), y = marks.get(b);
-        return x && y && y[k] > x[k] ? passes * mb / (y[k] - x[k]) : undefined;
-      };
-      r.write = rate('WRITE-BEGIN', 'WRITE-END', 'host', 1);
-      r.read = rate('READ-BEGIN', 'READ-END', 'host', READ_PASSES);
-      r.writeGuest = rate('WRITE-BEGIN', 'WRITE-END', 'guest', 1);
-      r.readGuest = rate('READ-BEGIN', 'READ-END', 'guest', READ_PASSES);
-      if (!reason) {
-        if (r.write === undefined || r.read === undefined) reason = 'dd markers missing';
-        else if (status.get('DD-WRITE') !== '0' || status.get('DD-READ') !== '0') reason = `dd exit status write ${status.get('DD-WRITE')} read ${status.get('DD-READ')}`;
-        else if (r.iops === undefined) reason = 'no RANDREAD line from disk-io';
-        else if (check === null || check[0] !== check[1]) reason = `the data read back differs (${check?.join(' != ') ?? 'no CHECK line'})`;
-      }
-      r.ok = reason === undefined;
-      if (reason !== undefined) {
-        const last = tail.slice(-5).join(' | ');
-        r.reason = `${reason}${last ? ` (last serial lines: ${last})` : ''}${stderr.trim() ? ` (stderr: ${stderr.trim().slice(-300)})` : ''}`;
-      }
-      done(r);
-    };
-    const timeout = setTimeout(() => finish(`timed out after ${TIMEOUT_S} s`), TIMEOUT_S * 1000);
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const now = (performance.now() - t0) / 1000;
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl).replace(/\r/g, '');
-        pending = pending.slice(nl + 1);
-        tail.push(line);
-        if (tail.length > 20) tail = tail.slice(-10);
-        const m = /HVM-DISK-([A-Z-]+) ([\d.]+)/.exec(line);
-        if (m) marks.set(m[1]!, { host: now, guest: Number(m[2]) });
-        const s = /^(DD-WRITE|DD-READ) (\d+)/.exec(line);
-        if (s) status.set(s[1]!, s[2]!);
-        const rr = /RANDREAD count=(\d+) usec=(\d+)/.exec(line);
-        if (rr && Number(rr[2]) > 0) r.iops = Number(rr[1]) / (Number(rr[2]) / 1e6);
-        const c = /^CHECK (\S+) (\S+)/.exec(line);
-        if (c) check = [c[1]!, c[2]!];
-        if (line.includes(EXIT_MARKER)) finish();
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { stderr = (stderr + s).slice(-2000); });
-    child.on('error', (e) => finish(`cannot start ${cmd}: ${e.message}`));
-    child.on('close', (code, signal) => finish(`exited (${signal ?? code}) before ${EXIT_MARKER}`));
+async function runDisk(cmd: string, args: string[]): Promise<Run> {
+  const r: Run = { ok: false };
+  const marks = new Map<string, { host: number; guest: number }>();
+  const status = new Map<string, string>();
+  let check = null as string[] | null; // set by onLine: not narrowed to null
+  const end = await runEngine(cmd, args, {
+    timeoutS: TIMEOUT_S,
+    before: EXIT_MARKER,
+    onLine: (line, now, run) => {
+      const m = /HVM-DISK-([A-Z-]+) ([\d.]+)/.exec(line);
+      if (m) marks.set(m[1]!, { host: now, guest: Number(m[2]) });
+      const s = /^(DD-WRITE|DD-READ) (\d+)/.exec(line);
+      if (s) status.set(s[1]!, s[2]!);
+      const rr = /RANDREAD count=(\d+) usec=(\d+)/.exec(line);
+      if (rr && Number(rr[2]) > 0) r.iops = Number(rr[1]) / (Number(rr[2]) / 1e6);
+      const c = /^CHECK (\S+) (\S+)/.exec(line);
+      if (c) check = [c[1]!, c[2]!];
+      if (line.includes(EXIT_MARKER)) run.end();
+    },
   });
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  let reason = end.reason;
+  const mb = MIB * 1048576 / 1e6;
+  const rate = (a: string, b: string, k: 'host' | 'guest', passes: number): number | undefined => {
+    const x = marks.get(a), y = marks.get(b);
+    return x && y && y[k] > x[k] ? passes * mb / (y[k] - x[k]) : undefined;
+  };
+  r.write = rate('WRITE-BEGIN', 'WRITE-END', 'host', 1);
+  r.read = rate('READ-BEGIN', 'READ-END', 'host', READ_PASSES);
+  r.writeGuest = rate('WRITE-BEGIN', 'WRITE-END', 'guest', 1);
+  r.readGuest = rate('READ-BEGIN', 'READ-END', 'guest', READ_PASSES);
+  if (!reason) {
+    if (r.write === undefined || r.read === undefined) reason = 'dd markers missing';
+    else if (status.get('DD-WRITE') !== '0' || status.get('DD-READ') !== '0') reason = `dd exit status write ${status.get('DD-WRITE')} read ${status.get('DD-READ')}`;
+    else if (r.iops === undefined) reason = 'no RANDREAD line from disk-io';
+    else if (check === null || check[0] !== check[1]) reason = `the data read back differs (${check?.join(' != ') ?? 'no CHECK line'})`;
+  }
+  r.ok = reason === undefined;
+  if (reason !== undefined) r.reason = end.explain(reason);
+  return r;
 }
 
 /** Builds disk-io for i386 without libc; null and a reason when gcc cannot. */
@@ -179,12 +147,12 @@ async function main(): Promise<number> {
     };
     const engines: { key: string; name: string; isHvm: boolean; skip: (format: string) => string | null; run: (format: string) => Promise<Run> }[] = [
       { key: 'hvm', name: 'hvm --accel soft', isHvm: true,
-        skip: (f) => (f === 'qcow2' && !onPath('qemu-img') ? 'qemu-img not on PATH (to create the image)' : null),
-        run: (f) => runEngine(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--accel', 'soft', '--quiet', '-m', '256M',
+        skip: (f) => (f === 'qcow2' && findTool('qemu-img') === null ? 'qemu-img not on PATH (to create the image)' : null),
+        run: (f) => runDisk(process.execPath, [hvmBin, 'run', '--accel', 'soft', '--quiet', '-m', '256M',
           '--kernel', guest.kernel, '--initrd', initrd, '--append', append, '--drive', `file=${image(f)},format=${f},index=0`]) },
       { key: 'qemu', name: 'qemu-system-i386 -accel tcg', isHvm: false,
-        skip: () => (onPath('qemu-system-i386') ? null : 'qemu-system-i386 not on PATH (Debian: qemu-system-x86)'),
-        run: (f) => runEngine('qemu-system-i386', ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none', '-vga', 'none',
+        skip: () => missingTool('qemu-system-i386', 'qemu-system-x86'),
+        run: (f) => runDisk('qemu-system-i386', ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none', '-vga', 'none',
           '-nic', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-kernel', guest.kernel, '-initrd', initrd,
           '-append', append, '-drive', `file=${image(f)},format=${f},if=ide,index=0`]) },
     ];
@@ -205,8 +173,6 @@ async function main(): Promise<number> {
       }
     }
 
-    const ratio = (a: number | undefined, b: number | undefined): string =>
-      a === undefined || b === undefined || b <= 0 ? '-' : `${(a / b).toFixed(2)}x`;
     const s = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
     const rows: string[][] = [['format', 'engine', 'write MB/s', 'read MB/s', '4K reads/s', 'write hvm/QEMU', 'read hvm/QEMU', '4K hvm/QEMU']];
     for (const f of formats) {
@@ -218,8 +184,7 @@ async function main(): Promise<number> {
           e.isHvm ? ratio(r.write, q?.write) : '', e.isHvm ? ratio(r.read, q?.read) : '', e.isHvm ? ratio(r.iops, q?.iops) : '']);
       }
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    process.stdout.write(`\n${rows.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n`);
+    process.stdout.write(`\n${table(rows, 2)}\n`);
     process.stdout.write('ratios above 1x: hvm is faster\n');
     if (hvmFailed) process.stdout.write('hvm failed to run the work (see above)\n');
     return hvmFailed ? 1 : 0;

@@ -12,15 +12,12 @@
 //
 // Exits non-zero only if hvm itself fails to boot.
 
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildBootMedia } from '../src/guest/boot-media.js';
 import { defaultCacheDir, readCachedGuest, READY_MARKER } from '../src/guest/image-build.js';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
 const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1200);
 
 /** Moments of one boot, in seconds from process start. */
@@ -34,43 +31,22 @@ const PHASES: { key: keyof Marks; re: RegExp }[] = [
   { key: 'ready', re: new RegExp(READY_MARKER) },
 ];
 
-function runEngine(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const r: Run = { ok: false, marks: {} };
-    let text = '';
-    let stderr = '';
-    let finished = false;
-    const finish = (reason?: string): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timeout);
-      child.kill('SIGKILL');
-      r.ok = reason === undefined;
-      if (reason !== undefined) {
-        const tail = text.replace(/\r/g, '').split('\n').filter((l) => l.trim() !== '').slice(-4).join(' | ');
-        r.reason = `${reason}${tail ? ` (last serial lines: ${tail})` : ''}${stderr.trim() ? ` (stderr: ${stderr.trim().slice(-300)})` : ''}`;
-      }
-      done(r);
-    };
-    const timeout = setTimeout(() => finish(`timed out after ${TIMEOUT_S} s`), TIMEOUT_S * 1000);
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const now = (performance.now() - t0) / 1000;
+async function runBoot(cmd: string, args: string[]): Promise<Run> {
+  const r: Run = { ok: false, marks: {} };
+  let text = '';
+  const end = await runEngine(cmd, args, {
+    timeoutS: TIMEOUT_S,
+    before: READY_MARKER,
+    // A marker may come in pieces, and the firmware's lines need not end before the next begins.
+    onChunk: (chunk, now, run) => {
       text = (text + chunk).slice(-8192);
       for (const p of PHASES) if (r.marks[p.key] === undefined && p.re.test(text)) r.marks[p.key] = now;
-      if (r.marks.ready !== undefined) finish();
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { stderr = (stderr + s).slice(-2000); });
-    child.on('error', (e) => finish(`cannot start ${cmd}: ${e.message}`));
-    child.on('close', (code, signal) => finish(`exited (${signal ?? code}) before ${READY_MARKER}`));
+      if (r.marks.ready !== undefined) run.end();
+    },
   });
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  r.ok = end.reason === undefined;
+  if (end.reason !== undefined) r.reason = end.explain(end.reason);
+  return r;
 }
 
 async function main(): Promise<number> {
@@ -91,18 +67,18 @@ async function main(): Promise<number> {
   };
   const qemuBase = ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-nographic', '-serial', 'stdio', '-monitor', 'none',
     '-vga', 'none', '-nic', 'none', '-no-reboot'];
-  const hvmBase = [join(repoRoot, 'bin/hvm.js'), 'run', '--firmware', 'bios', '--accel', 'soft', '--quiet', '-m', '256M'];
+  const hvmBase = [hvmBin, 'run', '--firmware', 'bios', '--accel', 'soft', '--quiet', '-m', '256M'];
   const runs: { medium: string; key: string; name: string; isHvm: boolean; skip: () => string | null; run: () => Promise<Run> }[] = [
     { medium: 'disk', key: 'hvm', name: 'hvm --accel soft', isHvm: true, skip: () => null,
-      run: () => runEngine(process.execPath, [...hvmBase, '--drive', `file=${diskCopy('hvm')},format=raw`]) },
+      run: () => runBoot(process.execPath, [...hvmBase, '--drive', `file=${diskCopy('hvm')},format=raw`]) },
     { medium: 'disk', key: 'qemu', name: 'qemu-system-i386 -accel tcg', isHvm: false,
-      skip: () => (onPath('qemu-system-i386') ? null : 'qemu-system-i386 not on PATH (Debian: qemu-system-x86)'),
-      run: () => runEngine('qemu-system-i386', [...qemuBase, '-drive', `file=${diskCopy('qemu')},format=raw,if=ide,index=0`]) },
+      skip: () => missingTool('qemu-system-i386', 'qemu-system-x86'),
+      run: () => runBoot('qemu-system-i386', [...qemuBase, '-drive', `file=${diskCopy('qemu')},format=raw,if=ide,index=0`]) },
     { medium: 'cd', key: 'hvm', name: 'hvm --accel soft', isHvm: true, skip: () => null,
-      run: () => runEngine(process.execPath, [...hvmBase, '--cdrom', media.iso]) },
+      run: () => runBoot(process.execPath, [...hvmBase, '--cdrom', media.iso]) },
     { medium: 'cd', key: 'qemu', name: 'qemu-system-i386 -accel tcg', isHvm: false,
-      skip: () => (onPath('qemu-system-i386') ? null : 'qemu-system-i386 not on PATH (Debian: qemu-system-x86)'),
-      run: () => runEngine('qemu-system-i386', [...qemuBase, '-drive', `file=${media.iso},format=raw,if=ide,index=2,media=cdrom,readonly=on`]) },
+      skip: () => missingTool('qemu-system-i386', 'qemu-system-x86'),
+      run: () => runBoot('qemu-system-i386', [...qemuBase, '-drive', `file=${media.iso},format=raw,if=ide,index=2,media=cdrom,readonly=on`]) },
   ];
 
   process.stdout.write(`firmware-boot: SeaBIOS → ${READY_MARKER} from ${media.disk.split('/').pop()} (IDE disk) and ${media.iso.split('/').pop()} (ATAPI CD)\n`);
@@ -124,8 +100,6 @@ async function main(): Promise<number> {
     rmSync(work, { recursive: true, force: true });
   }
 
-  const ratio = (a: number | undefined, b: number | undefined): string =>
-    a === undefined || b === undefined || b <= 0 ? '-' : `${(a / b).toFixed(2)}x`;
   const s = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
   const span = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : b - a);
   const rows: string[][] = [['medium', 'engine', 'firmware s', 'loader+kernel s', 'to shell s', 'to shell hvm/QEMU']];
@@ -136,8 +110,7 @@ async function main(): Promise<number> {
     const m = r.marks;
     rows.push([e.medium, e.name, s(m.loaderStart), s(span(m.loaderStart, m.ready)), s(m.ready), e.isHvm ? ratio(m.ready, q?.marks.ready) : '']);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  process.stdout.write(`\n${rows.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n`);
+  process.stdout.write(`\n${table(rows, 2)}\n`);
   process.stdout.write('firmware: process start → "Booting from …"; loader+kernel: from there to HVM-GUEST-READY (syslinux reads the kernel through INT 13h, the kernel decompresses itself and boots)\n');
   if (hvmFailed) process.stdout.write('hvm failed to boot (see above)\n');
   return hvmFailed ? 1 : 0;

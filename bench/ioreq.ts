@@ -6,8 +6,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { assemble, repoRoot } from '../test/support/asm.js';
+import { assemble } from '../test/support/asm.js';
+import { hvmBin } from './support/engine.js';
 
 const SHORT = 100_000;
 const LONG = Number(process.env['HVM_BENCH_EXITS'] ?? 1_100_000);
@@ -34,7 +34,7 @@ function perExit(run: (img: string) => number, shortCount: number, longCount: nu
 }
 
 const hvm = (accel: string) => (img: string): number =>
-  seconds(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--rom', img, '--accel', accel, '--quiet', '-m', '16M']);
+  seconds(process.execPath, [hvmBin, 'run', '--rom', img, '--accel', accel, '--quiet', '-m', '16M']);
 const qemu = (img: string): number =>
   seconds('qemu-system-x86_64', ['-M', 'microvm', '-enable-kvm', '-bios', img, '-display', 'none', '-serial', 'null',
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=1', '-no-reboot']);

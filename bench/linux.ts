@@ -11,15 +11,14 @@
 //
 // Exits non-zero only if hvm itself fails to run the work.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir, readCachedGuest, READY_MARKER } from '../src/guest/image-build.js';
+import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 4 : 32;
 const LOOP = QUICK ? 2_000 : 10_000;
@@ -97,81 +96,48 @@ interface Run {
   guestWork?: number;     // s, the guest's /proc/uptime difference BEGIN → END
 }
 
-function runEngine(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    const t0 = performance.now();
-    const at = (): number => (performance.now() - t0) / 1000;
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const r: Run = { ok: false };
-    const marks = new Map<string, { host: number; guest: number }>();
-    let sum: string | null = null;
-    let status: string | null = null;
-    let tail: string[] = [];
-    let pending = '';
-    let finished = false;
-    let stderr = '';
-    const finish = (reason?: string): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timeout);
-      // Give a guest that powers off a moment to do so; hvm's and v86's runs are ended here.
-      const kill = setTimeout(() => child.kill('SIGKILL'), reason ? 0 : 3000);
-      child.once('exit', () => clearTimeout(kill));
-      if (child.exitCode !== null || child.signalCode !== null) clearTimeout(kill);
-      const b = marks.get('BEGIN'), m = marks.get('MD5'), e = marks.get('END');
-      if (!reason) {
-        if (!b || !m || !e) reason = 'work markers missing';
-        else if (status !== '0') reason = `script exit status ${status}`;
-        else if (sum !== EXPECTED_MD5) reason = `md5 ${sum ?? '(none)'} != ${EXPECTED_MD5}`;
+async function runLinux(cmd: string, args: string[]): Promise<Run> {
+  const r: Run = { ok: false };
+  const marks = new Map<string, { host: number; guest: number }>();
+  let sum = null as string | null; // set by onLine: not narrowed to null
+  let status = null as string | null;
+  const end = await runEngine(cmd, args, {
+    timeoutS: TIMEOUT_S,
+    before: EXIT_MARKER,
+    // Give a guest that powers off a moment to do so; hvm's and v86's runs are ended here.
+    graceMs: 3000,
+    onLine: (line, now, run) => {
+      if (r.boot === undefined && line.includes(READY_MARKER)) r.boot = now;
+      const w = /HVM-WORK-(BEGIN|MD5|END) ([\d.]+)/.exec(line);
+      if (w) marks.set(w[1]!, { host: now, guest: Number(w[2]) });
+      const s = /^([0-9a-f]{32})\s+-/.exec(line.trim());
+      if (s) sum = s[1]!;
+      const x = line.indexOf(EXIT_MARKER);
+      if (x >= 0) {
+        status = line.slice(x + EXIT_MARKER.length).trim();
+        run.end();
       }
-      if (b && m && e) {
-        r.work = e.host - b.host;
-        r.md5 = m.host - b.host;
-        r.guestWork = e.guest - b.guest;
-      }
-      r.ok = reason === undefined;
-      if (reason !== undefined) {
-        const last = tail.slice(-5).join(' | ');
-        r.reason = `${reason}${last ? ` (last serial lines: ${last})` : ''}${stderr.trim() ? ` (stderr: ${stderr.trim().slice(-300)})` : ''}`;
-      }
-      done(r);
-    };
-    const timeout = setTimeout(() => finish(`timed out after ${TIMEOUT_S} s`), TIMEOUT_S * 1000);
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const now = at();
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl).replace(/\r/g, '');
-        pending = pending.slice(nl + 1);
-        tail.push(line);
-        if (tail.length > 20) tail = tail.slice(-10);
-        if (r.boot === undefined && line.includes(READY_MARKER)) r.boot = now;
-        const w = /HVM-WORK-(BEGIN|MD5|END) ([\d.]+)/.exec(line);
-        if (w) marks.set(w[1]!, { host: now, guest: Number(w[2]) });
-        const s = /^([0-9a-f]{32})\s+-/.exec(line.trim());
-        if (s) sum = s[1]!;
-        const x = line.indexOf(EXIT_MARKER);
-        if (x >= 0) {
-          status = line.slice(x + EXIT_MARKER.length).trim();
-          finish();
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { stderr = (stderr + s).slice(-2000); });
-    child.on('error', (e) => finish(`cannot start ${cmd}: ${e.message}`));
-    child.on('close', (code, signal) => finish(`exited (${signal ?? code}) before ${EXIT_MARKER}`));
+    },
   });
+  let reason = end.reason;
+  const b = marks.get('BEGIN'), m = marks.get('MD5'), e = marks.get('END');
+  if (!reason) {
+    if (!b || !m || !e) reason = 'work markers missing';
+    else if (status !== '0') reason = `script exit status ${status}`;
+    else if (sum !== EXPECTED_MD5) reason = `md5 ${sum ?? '(none)'} != ${EXPECTED_MD5}`;
+  }
+  if (b && m && e) {
+    r.work = e.host - b.host;
+    r.md5 = m.host - b.host;
+    r.guestWork = e.guest - b.guest;
+  }
+  r.ok = reason === undefined;
+  if (reason !== undefined) r.reason = end.explain(reason);
+  return r;
 }
 
 function findGuest(): Guest | null {
   return readCachedGuest(defaultCacheDir('i386'), 'i386');
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
 }
 
 function v86Missing(): string | null {
@@ -196,15 +162,15 @@ async function main(): Promise<number> {
   const hvmArgs = ['run', '--accel', 'soft', '--quiet', '-m', '256M', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', APPEND];
   const engines: { key: string; name: string; isHvm: boolean; skip: () => string | null; run: () => Promise<Run> }[] = [
     { key: 'hvm', name: 'hvm --accel soft', isHvm: true, skip: () => null,
-      run: () => runEngine(process.execPath, [join(repoRoot, 'bin/hvm.js'), ...hvmArgs]) },
+      run: () => runLinux(process.execPath, [hvmBin, ...hvmArgs]) },
     { key: 'hvm-gd', name: 'hvm --accel soft --guest-decompress', isHvm: true, skip: () => null,
-      run: () => runEngine(process.execPath, [join(repoRoot, 'bin/hvm.js'), ...hvmArgs, '--guest-decompress']) },
+      run: () => runLinux(process.execPath, [hvmBin, ...hvmArgs, '--guest-decompress']) },
     { key: 'qemu', name: 'qemu-system-i386 -accel tcg', isHvm: false,
-      skip: () => (onPath('qemu-system-i386') ? null : 'qemu-system-i386 not on PATH (Debian: qemu-system-x86)'),
-      run: () => runEngine('qemu-system-i386', ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none', '-serial', 'stdio',
+      skip: () => missingTool('qemu-system-i386', 'qemu-system-x86'),
+      run: () => runLinux('qemu-system-i386', ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none', '-serial', 'stdio',
         '-monitor', 'none', '-no-reboot', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', APPEND]) },
     { key: 'v86', name: 'v86 (npm, wasm JIT)', isHvm: false, skip: v86Missing,
-      run: () => runEngine(process.execPath, [fileURLToPath(import.meta.url), '--v86-child', guest.kernel, guest.initrd, APPEND]) },
+      run: () => runLinux(process.execPath, [fileURLToPath(import.meta.url), '--v86-child', guest.kernel, guest.initrd, APPEND]) },
   ];
 
   process.stdout.write(`linux: ${guest.kernel.split('/').pop()}, md5 of ${MIB} MiB + sh loop of ${LOOP}${QUICK ? ' (HVM_BENCH_QUICK)' : ''}; append "${BASE_APPEND} hvm.cmd=…"\n`);
@@ -223,10 +189,6 @@ async function main(): Promise<number> {
 
   // The table.
   const q = results.get('qemu'), v = results.get('v86');
-  const ratio = (a: number | undefined, b: number | undefined): string =>
-    a === undefined || b === undefined || b <= 0 ? '-' : `${(a / b).toFixed(2)}x`;
-  const pad = (s: string, n: number): string => s.padEnd(n);
-  const lpad = (s: string, n: number): string => s.padStart(n);
   const rows: string[][] = [['engine', 'boot s', 'work s', 'boot hvm/QEMU', 'work hvm/QEMU', 'boot hvm/v86', 'work hvm/v86']];
   for (const e of engines) {
     const r = results.get(e.key);
@@ -236,8 +198,7 @@ async function main(): Promise<number> {
       e.isHvm ? ratio(r.boot, q?.boot) : '', e.isHvm ? ratio(r.work, q?.work) : '',
       e.isHvm ? ratio(r.boot, v?.boot) : '', e.isHvm ? ratio(r.work, v?.work) : '']);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  process.stdout.write(`\n${rows.map((row) => row.map((c, i) => (i === 0 ? pad(c, widths[i]!) : lpad(c, widths[i]!))).join('  ')).join('\n')}\n`);
+  process.stdout.write(`\n${table(rows)}\n`);
   process.stdout.write('boot: process start → HVM-GUEST-READY; work: host time between the guest\'s markers around md5 + loop\n');
   if (hvmFailed) process.stdout.write('hvm failed to run the work (see above)\n');
   return hvmFailed ? 1 : 0;

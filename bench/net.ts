@@ -17,14 +17,11 @@
 //
 // Exits non-zero only if hvm itself fails to run the work.
 
-import { spawn } from 'node:child_process';
 import { createConnection, createServer, type AddressInfo, type Server } from 'node:net';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { defaultCacheDir, readCachedGuest } from '../src/guest/image-build.js';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { freePort } from '../test/support/host-io.js';
+import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 1 : 8;
 const PINGS = QUICK ? 5 : 20;
@@ -69,13 +66,6 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const p = await listen(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
 /** Host → guest: connect to the hostfwd port, write the bytes, half-close; resolves at the guest's close. */
 function sendToGuest(port: number, bytes: number): Promise<{ ms: number; closedEarly: boolean }> {
   return new Promise((done) => {
@@ -111,60 +101,38 @@ async function runOne(cmd: string, args: (hostPort: number, fwdPort: number, app
   const modules = card === 'e1000' ? 'e1000' : '8139cp';
   // no_timer_check: under host load QEMU's TCG can fail Linux's IO-APIC timer check (a panic).
   const append = `console=ttyS0 cryptomgr.notests no_timer_check hvm.modules=${modules} hvm.cmd=${Buffer.from(script(hostPort)).toString('base64')}`;
-  const child = spawn(cmd, args(hostPort, fwdPort, append), { stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Result = { ok: false };
-  let pending = '', stderr = '';
-  let tail: string[] = [];
   let rx: Promise<{ ms: number; closedEarly: boolean }> | null = null;
-  return new Promise<Result>((done) => {
-    let finished = false;
-    const finish = async (reason?: string): Promise<void> => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timeout);
-      if (rx !== null && reason === undefined) {
-        const x = await rx;
-        if (x.closedEarly) reason = 'the guest closed before the host had sent everything';
-        else r.rxMBps = total / 1048576 / (x.ms / 1000);
-      }
-      child.kill('SIGKILL');
-      sink.close();
-      if (reason === undefined) {
-        if (txBytes !== total) reason = `guest→host carried ${txBytes} of ${total} bytes`;
-        else r.txMBps = total / 1048576 / ((txEnd - txStart) / 1000);
-        if (r.rttMs === undefined) reason ??= 'no ping summary';
-      }
-      r.ok = reason === undefined;
-      if (reason !== undefined) r.reason = `${reason} (last serial lines: ${tail.slice(-5).join(' | ')})${stderr.trim() ? ` (stderr: ${stderr.trim().slice(-300)})` : ''}`;
-      done(r);
-    };
-    const timeout = setTimeout(() => void finish(`timed out after ${TIMEOUT_S} s`), TIMEOUT_S * 1000);
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl).replace(/\r/g, '');
-        pending = pending.slice(nl + 1);
-        tail.push(line);
-        if (tail.length > 20) tail = tail.slice(-10);
-        const p = /HVM-PING .*= [\d.]+\/([\d.]+)\/[\d.]+ ms/.exec(line);
-        if (p) r.rttMs = Number(p[1]);
-        const f = /HVM-NET-FAIL (\w+)/.exec(line);
-        if (f) void finish(`the guest's ${f[1]} step failed`);
-        if (line.includes('HVM-RX-LISTEN')) rx = sendToGuest(fwdPort, total);
-        if (line.includes('HVM-RX-END') || line.includes(EXIT_MARKER)) void finish(rx === null ? 'the guest ended before host→guest' : undefined);
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { stderr = (stderr + s).slice(-2000); });
-    child.on('error', (e) => void finish(`cannot start ${cmd}: ${e.message}`));
-    child.on('close', (code, signal) => void finish(`exited (${signal ?? code}) before the work ended`));
+  const end = await runEngine(cmd, args(hostPort, fwdPort, append), {
+    timeoutS: TIMEOUT_S,
+    before: 'the work ended',
+    onLine: (line, _now, run) => {
+      const p = /HVM-PING .*= [\d.]+\/([\d.]+)\/[\d.]+ ms/.exec(line);
+      if (p) r.rttMs = Number(p[1]);
+      const f = /HVM-NET-FAIL (\w+)/.exec(line);
+      if (f) run.end(`the guest's ${f[1]} step failed`);
+      if (line.includes('HVM-RX-LISTEN')) rx = sendToGuest(fwdPort, total);
+      if (line.includes('HVM-RX-END') || line.includes(EXIT_MARKER)) run.end(rx === null ? 'the guest ended before host→guest' : undefined);
+    },
+    // The host→guest transfer ends before the guest goes.
+    settle: async (reason) => {
+      if (rx === null || reason !== undefined) return reason;
+      const x = await rx;
+      if (x.closedEarly) return 'the guest closed before the host had sent everything';
+      r.rxMBps = total / 1048576 / (x.ms / 1000);
+      return undefined;
+    },
   });
-}
-
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+  sink.close();
+  let reason = end.reason;
+  if (reason === undefined) {
+    if (txBytes !== total) reason = `guest→host carried ${txBytes} of ${total} bytes`;
+    else r.txMBps = total / 1048576 / ((txEnd - txStart) / 1000);
+    if (r.rttMs === undefined) reason ??= 'no ping summary';
+  }
+  r.ok = reason === undefined;
+  if (reason !== undefined) r.reason = end.explain(reason);
+  return r;
 }
 
 async function main(): Promise<number> {
@@ -175,7 +143,7 @@ async function main(): Promise<number> {
   }
   const engines = new Set((process.env['HVM_BENCH_ENGINES'] ?? 'hvm,qemu').split(',').map((s) => s.trim()));
   const cards = (process.env['HVM_BENCH_CARDS'] ?? 'e1000,rtl8139').split(',').map((s) => s.trim()).filter((c): c is Card => c === 'e1000' || c === 'rtl8139');
-  const hvm = (card: Card) => (_h: number, fwd: number, append: string): string[] => [join(repoRoot, 'bin/hvm.js'), 'run', '--accel', 'soft', '--quiet',
+  const hvm = (card: Card) => (_h: number, fwd: number, append: string): string[] => [hvmBin, 'run', '--accel', 'soft', '--quiet',
     '-m', '256M', '--kernel', guest.kernel, '--initrd', guest.initrd, '--append', append,
     '--nic', `user,model=${card}${card === 'rtl8139' ? ',rev=0x20' : ''},hostfwd=tcp:127.0.0.1:${fwd}-:${GUEST_RX_PORT}${PCAP_DIR !== undefined ? `,pcap=${join(PCAP_DIR, `hvm-${card}.pcap`)}` : ''}`];
   const qemu = (card: Card) => (_h: number, fwd: number, append: string): string[] => ['-M', 'pc', '-accel', 'tcg', '-m', '256', '-display', 'none',
@@ -192,14 +160,14 @@ async function main(): Promise<number> {
       ['qemu', 'qemu-system-i386 -accel tcg', 'qemu-system-i386', qemu(card)],
     ] as const) {
       if (!engines.has(key)) continue;
-      if (key === 'qemu' && !onPath('qemu-system-i386')) { process.stdout.write(`  ${name} ${card}: skipped: qemu-system-i386 not on PATH (Debian: qemu-system-x86)\n`); continue; }
+      const why = key === 'qemu' ? missingTool('qemu-system-i386', 'qemu-system-x86') : null;
+      if (why !== null) { process.stdout.write(`  ${name} ${card}: skipped: ${why}\n`); continue; }
       const r = await runOne(cmd, args, card);
       results.set(`${key}/${card}`, r);
       if (!r.ok && key === 'hvm') hvmFailed = true;
       process.stdout.write(`  ${name} ${card}: ping ${f(r.rttMs, 'ms')}, guest→host ${f(r.txMBps, 'MiB/s')}, host→guest ${f(r.rxMBps, 'MiB/s')}${r.ok ? '' : `  FAILED: ${r.reason}`}\n`);
     }
   }
-  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b <= 0 ? '-' : `${(a / b).toFixed(2)}x`);
   const rows: string[][] = [['card', 'hvm ping ms', 'QEMU ping ms', 'ping hvm/QEMU', 'tx hvm/QEMU', 'rx hvm/QEMU']];
   for (const card of cards) {
     const h = results.get(`hvm/${card}`), q = results.get(`qemu/${card}`);
@@ -207,8 +175,7 @@ async function main(): Promise<number> {
     const s = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
     rows.push([card, s(h.rttMs), s(q?.rttMs), ratio(h.rttMs, q?.rttMs), ratio(h.txMBps, q?.txMBps), ratio(h.rxMBps, q?.rxMBps)]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  process.stdout.write(`\n${rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n`);
+  process.stdout.write(`\n${table(rows)}\n`);
   process.stdout.write('ping: lower is better (ratio > 1: hvm slower); tx/rx: throughput, higher is better (ratio > 1: hvm faster)\n');
   if (hvmFailed) process.stdout.write('hvm failed to run the work (see above)\n');
   return hvmFailed ? 1 : 0;

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { runHvm } from './support/run-hvm.js';
+import { runHvm } from './support/hvm-child.js';
 import { repoRoot, scratch } from './support/asm.js';
 import { RfbClient } from './support/rfb-client.js';
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { runHvm } from './support/run-hvm.js';
+import { runHvm } from './support/hvm-child.js';
 import { scratch } from './support/asm.js';
 
 function assertOneLineError(r: { status: number | null; stderr: string }, pattern: RegExp): void {

@@ -3,12 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './support/asm.js';
-import { runHvm } from './support/run-hvm.js';
+import { runHvm, spawnHvm } from './support/hvm-child.js';
 import { QmpClient } from '../src/control/qmp-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvm-qmp-cli-'));
@@ -31,27 +29,19 @@ test('--qmp usage errors are one line', async () => {
 
 test('--qmp …,server (wait): the guest starts once a client connects; quit exits 0', { timeout: 60_000 }, async () => {
   const sock = join(dir, 'wait.sock');
-  const hvm = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--flat', idle, '--accel', 'soft', '-m', '16M',
-    '--qmp', `unix:${sock},server`], { stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  hvm.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-  const exited = new Promise<number | null>((r) => hvm.once('exit', (c) => r(c)));
+  const hvm = spawnHvm(['run', '--flat', idle, '--accel', 'soft', '-m', '16M', '--qmp', `unix:${sock},server`], 60_000);
   try {
-    const t0 = Date.now();
-    while (!err.includes('waiting for a QMP client')) {
-      assert.ok(Date.now() - t0 < 30_000 && hvm.exitCode === null, `no wait message: ${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await hvm.until(() => hvm.err().includes('waiting for a QMP client'), 30_000, 'the wait message');
     const c = await QmpClient.connect(sock);
     assert.deepEqual(await c.execute('query-status'), { status: 'running', singlestep: false, running: true });
     assert.deepEqual(await c.execute('quit'), {});
     const e = await c.waitEvent('SHUTDOWN', 10_000);
     assert.deepEqual(e.data, { guest: false, reason: 'host-qmp-quit' });
-    assert.equal(await exited, 0, err);
+    assert.equal((await hvm.exited).status, 0, hvm.err());
     assert.equal(existsSync(sock), false);
     c.close();
   } finally {
-    if (hvm.exitCode === null) hvm.kill('SIGKILL');
+    hvm.kill();
   }
 });
 
@@ -73,37 +63,26 @@ for (const accel of ['soft', 'kvm'] as const) {
   const skip = accel === 'kvm' && !existsSync('/dev/kvm') ? 'no /dev/kvm' : false;
   test(`stop holds the vCPU and cont lets it go on (--accel ${accel})`, { skip, timeout: 60_000 }, async () => {
     const sock = join(dir, `ticker-${accel}.sock`);
-    const hvm = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--flat', ticker(accel), '--accel', accel, '-m', '16M',
-      '--qmp', `unix:${sock},server,nowait`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    hvm.stdout!.on('data', (b: Buffer) => { out += b.toString('latin1'); });
-    hvm.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-    const exited = new Promise<number | null>((r) => hvm.once('exit', (c) => r(c)));
-    const wait = async (cond: () => boolean, what: string): Promise<void> => {
-      const t0 = Date.now();
-      while (!cond()) {
-        if (Date.now() - t0 > 30_000 || hvm.exitCode !== null) throw new Error(`${what}: out ${out.length} chars, stderr ${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const hvm = spawnHvm(['run', '--flat', ticker(accel), '--accel', accel, '-m', '16M', '--qmp', `unix:${sock},server,nowait`], 60_000);
+    const out = hvm.out;
+    const wait = (cond: () => boolean, what: string): Promise<void> => hvm.until(cond, 30_000, what);
     try {
-      await wait(() => existsSync(sock) && out.length >= 3, 'the program printing');
+      await wait(() => existsSync(sock) && out().length >= 3, 'the program printing');
       const c = await QmpClient.connect(sock);
       await c.execute('stop');
       await new Promise((r) => setTimeout(r, 200)); // characters already on their way
-      const held = out.length;
+      const held = out().length;
       await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(out.length, held, 'nothing printed while stopped');
+      assert.equal(out().length, held, 'nothing printed while stopped');
       assert.deepEqual(await c.execute('query-status'), { status: 'paused', singlestep: false, running: false });
       await c.execute('cont');
-      await wait(() => out.length >= held + 3, 'printing after cont');
-      assert.match(out, /^x+$/);
+      await wait(() => out().length >= held + 3, 'printing after cont');
+      assert.match(out(), /^x+$/);
       await c.execute('quit');
-      assert.equal(await exited, 0, err);
+      assert.equal((await hvm.exited).status, 0, hvm.err());
       c.close();
     } finally {
-      if (hvm.exitCode === null) hvm.kill('SIGKILL');
+      hvm.kill();
     }
   });
 }
@@ -113,17 +92,9 @@ const vgaSkip = /--vga std/.test(help.stdout) ? false : 'this build has no --vga
 test('screendump writes the display as PNG (--vga std)', { skip: vgaSkip, timeout: 60_000 }, async () => {
   const sock = join(dir, 'vga.sock');
   const png = join(dir, 'screen.png');
-  const hvm = spawn(process.execPath, [join(repoRoot, 'bin/hvm.js'), 'run', '--flat', idle, '--accel', 'soft', '-m', '32M', '--vga', 'std',
-    '--qmp', `unix:${sock},server,nowait`], { stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  hvm.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-  const exited = new Promise<number | null>((r) => hvm.once('exit', (c) => r(c)));
+  const hvm = spawnHvm(['run', '--flat', idle, '--accel', 'soft', '-m', '32M', '--vga', 'std', '--qmp', `unix:${sock},server,nowait`], 60_000);
   try {
-    const t0 = Date.now();
-    while (!existsSync(sock)) {
-      assert.ok(Date.now() - t0 < 30_000 && hvm.exitCode === null, `no QMP socket: ${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await hvm.until(() => existsSync(sock), 30_000, 'the QMP socket');
     const c = await QmpClient.connect(sock);
     await c.execute('screendump', { filename: png, format: 'png' });
     const bytes = readFileSync(png);
@@ -133,9 +104,9 @@ test('screendump writes the display as PNG (--vga std)', { skip: vgaSkip, timeou
     assert.equal(await c.execute('human-monitor-command', { 'command-line': `screendump ${png}.2` }), '');
     assert.ok(existsSync(`${png}.2`));
     await c.execute('quit');
-    assert.equal(await exited, 0, err);
+    assert.equal((await hvm.exited).status, 0, hvm.err());
     c.close();
   } finally {
-    if (hvm.exitCode === null) hvm.kill('SIGKILL');
+    hvm.kill();
   }
 });

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpMonitor, type QmpTarget } from '../src/control/qmp-monitor.js';
-import { QmpServer, parseQmpSpec, QMP_MAX_CLIENTS } from '../src/control/qmp-server.js';
+import { QmpServer, parseQmpSpec, QMP_MAX_CLIENTS, QMP_MAX_QUEUED_PER_CLIENT } from '../src/control/qmp-server.js';
 import { QmpClient, QmpReplyError } from '../src/control/qmp-client.js';
 import { QMP_MAX_MESSAGE_BYTES, QmpStreamSplitter, type QmpFrame } from '../src/control/qmp-stream.js';
 import type { VmExit } from '../src/hypervisor/vm.js';
@@ -338,6 +338,31 @@ test('a flood of commands in one write is answered in order, with input paused m
     const ids = replies(c).slice(n0).map((m) => m['id']);
     assert.deepEqual(ids, Array.from({ length: N }, (_, i) => i));
   } finally { c.close(); await s.close(); }
+});
+
+test('32k commands in one write: answered in order, a bounded queue, another client served meanwhile', async () => {
+  const s = await serve();
+  const flood = await QmpClient.connect(s.path);
+  const other = await QmpClient.connect(s.path);
+  try {
+    // Each `{"id":N}` is answered at once (no 'execute'), without waiting on anything: only
+    // bounded parsing keeps such a flood from being queued whole and starving everyone else.
+    const N = 32 * 1024;
+    const n0 = flood.received.length; // no events come: every message from here is a reply
+    let text = '';
+    for (let i = 0; i < N; i++) text += `{"id":${i}}`;
+    flood.sendRaw(text);
+    await flood.waitFor(() => flood.received.length > n0, 10_000, 'the first reply');
+    assert.deepEqual(await other.execute('query-status'), { status: 'running', singlestep: false, running: true });
+    const seenMeanwhile = flood.received.length - n0;
+    // Replies to the flood keep arriving meanwhile, but only a few batches of them.
+    assert.ok(seenMeanwhile < 32 * QMP_MAX_QUEUED_PER_CLIENT, `the other client was answered only after ${seenMeanwhile} flood replies`);
+    await flood.waitFor(() => flood.received.length >= n0 + N, 60_000, `${N} replies`);
+    const got = flood.received.slice(n0);
+    assert.deepEqual(got.map((m) => m['id']), Array.from({ length: N }, (_, i) => i));
+    assert.ok(got.every((m) => (m['error'] as { desc?: string } | undefined)?.desc === "QMP input lacks member 'execute'"));
+    assert.ok(s.server.peakQueued <= QMP_MAX_QUEUED_PER_CLIENT, `peak queue ${s.server.peakQueued}`);
+  } finally { flood.close(); other.close(); await s.close(); }
 });
 
 test(`at most ${QMP_MAX_CLIENTS} clients; random bytes never take the monitor down (seeded)`, async () => {

@@ -16,8 +16,11 @@ export type QmpListenSpec =
 
 /** Connections served at once; more are told so and closed. */
 export const QMP_MAX_CLIENTS = 16;
-/** Commands queued from one client before its input is paused (backpressure, not an error). */
-const MAX_QUEUED_PER_CLIENT = 32;
+/**
+ * Commands pending from one client (parsed, not yet answered) before its input is no longer
+ * parsed or read: backpressure, not an error, as QEMU suspends a busy monitor's reading.
+ */
+export const QMP_MAX_QUEUED_PER_CLIENT = 16;
 /** Unread replies and events buffered for one client before it is dropped. */
 const MAX_OUTPUT_BYTES = 4 << 20;
 /** How long close() waits for replies and the SHUTDOWN event to reach clients. */
@@ -60,6 +63,8 @@ export class QmpServer {
   private queue: Promise<void>;
   private firstClient: (() => void) | null = null;
   private closed = false;
+  /** The most commands one client has had pending at once (for tests and statistics). */
+  peakQueued = 0;
 
   private constructor(private readonly server: Server, private readonly spec: QmpListenSpec,
                       readonly monitor: QmpMonitor, readonly address: string) {
@@ -143,6 +148,10 @@ class QmpSession {
   private negotiated = false;
   private queued = 0;
   private readonly splitter = new QmpStreamSplitter();
+  /** Input read but not parsed yet because QMP_MAX_QUEUED_PER_CLIENT commands are pending. */
+  private unparsed: Buffer[] = [];
+  private drainScheduled = false;
+  private inputEnded = false;
   private unsubscribe: (() => void) | null = null;
   private tail: Promise<void> = Promise.resolve();
   private readonly done: Promise<void>;
@@ -156,10 +165,8 @@ class QmpSession {
     // A client that shuts down its sending side (socat at the end of its input) still gets the
     // replies to what it sent; the connection closes after the last one.
     socket.on('end', () => {
-      const out: QmpFrame[] = [];
-      this.splitter.end(out);
-      for (const f of out) this.frame(f);
-      void this.tail.then(() => { this.unsubscribe?.(); this.unsubscribe = null; socket.end(); });
+      this.inputEnded = true;
+      this.drain();
     });
     const monitor = server.monitor;
     this.send({ QMP: { version: monitor.versionInfo(), capabilities: [] } });
@@ -182,17 +189,47 @@ class QmpSession {
   }
 
   private input(chunk: Buffer): void {
-    const frames: QmpFrame[] = [];
-    this.splitter.push(chunk, frames);
-    for (const f of frames) this.frame(f);
+    this.unparsed.push(chunk);
+    this.drain();
+  }
+
+  /**
+   * Parses input while fewer than QMP_MAX_QUEUED_PER_CLIENT commands are pending; the rest waits
+   * (with the socket paused, so a flood stays in the kernel's socket buffer, not here).
+   */
+  private drain(): void {
+    while (this.unparsed.length > 0 && this.queued < QMP_MAX_QUEUED_PER_CLIENT) {
+      const chunk = this.unparsed[0]!;
+      const frames: QmpFrame[] = [];
+      const used = this.splitter.push(chunk, frames, QMP_MAX_QUEUED_PER_CLIENT - this.queued);
+      if (used < chunk.length) this.unparsed[0] = chunk.subarray(used);
+      else this.unparsed.shift();
+      for (const f of frames) this.frame(f);
+    }
+    if (this.unparsed.length > 0) { this.socket.pause(); return; }
+    if (!this.socket.destroyed) this.socket.resume();
+    if (this.inputEnded) {
+      // The client shut down its sending side: answer what it sent, then close.
+      this.inputEnded = false;
+      const out: QmpFrame[] = [];
+      this.splitter.end(out);
+      for (const f of out) this.frame(f);
+      void this.tail.then(() => { this.unsubscribe?.(); this.unsubscribe = null; this.socket.end(); });
+    }
   }
 
   private frame(f: QmpFrame): void {
-    // Replies leave in this client's order; a client with many messages queued has its input
-    // paused, so a flood costs memory in the kernel's socket buffer, not here.
-    if (++this.queued >= MAX_QUEUED_PER_CLIENT) this.socket.pause();
+    // Replies leave in this client's order.
+    this.queued++;
+    if (this.queued > this.server.peakQueued) this.server.peakQueued = this.queued;
     this.tail = this.tail.then(() => this.handle(f)).catch(() => undefined).then(() => {
-      if (--this.queued < MAX_QUEUED_PER_CLIENT && !this.socket.destroyed) this.socket.resume();
+      this.queued--;
+      // Parse more on a later turn of the event loop, so a flood of commands answered without
+      // waiting on anything still lets other clients (and the VM's messages) in between.
+      if (this.unparsed.length > 0 && !this.drainScheduled) {
+        this.drainScheduled = true;
+        setImmediate(() => { this.drainScheduled = false; if (!this.socket.destroyed) this.drain(); });
+      }
     });
   }
 

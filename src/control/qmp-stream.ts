@@ -40,11 +40,16 @@ export class QmpStreamSplitter {
   /** After an oversized message: drop bytes up to the next newline, then start afresh. */
   private discarding = false;
 
-  /** Appends the frames completed by `chunk` to `out`. */
-  push(chunk: Uint8Array, out: QmpFrame[]): void {
+  /**
+   * Appends the frames completed by `chunk` to `out`, at most `max` of them: it stops right after
+   * the `max`-th and returns how many bytes it consumed (the caller pushes the rest later).
+   */
+  push(chunk: Uint8Array, out: QmpFrame[], max = Infinity): number {
     const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const stopAt = out.length + max;
     let start = this.inMessage() ? 0 : -1;
-    for (let i = 0; i < buf.length; i++) {
+    let i = 0;
+    for (; i < buf.length && out.length < stopAt; i++) {
       const b = buf[i]!;
       if (b === RESET_BYTE) { this.clear(); this.discarding = false; start = -1; continue; }
       if (this.discarding) {
@@ -109,8 +114,9 @@ export class QmpStreamSplitter {
     }
     if (start >= 0 && this.inMessage()) {
       // Copy: the caller's buffer may be reused.
-      this.parts.push(Buffer.from(buf.subarray(start)));
+      this.parts.push(Buffer.from(buf.subarray(start, i)));
     }
+    return i;
   }
 
   /** A token still open at the end of the stream (a bare number with no newline after it). */

@@ -9,12 +9,17 @@ import { CR, CR_RE, CR_TE, RBSTART, RCR, RCR_APM, CBR, Rtl8139 } from '../device
 import { TCTL, TCTL_EN, TDBAL, TDLEN, TDT } from '../devices/net/e1000-regs.js';
 import { FakeIrq, FakeMemory } from '../devices/testing.js';
 import { ethFrame, ETHERTYPE_IPV4 } from './packet.js';
+import { freePort } from '../../test/support/host-io.js';
 
 test('socket backend: an e1000 frame reaches an RTL8139 on the other end', async () => {
   const macA = new Uint8Array([0x52, 0x54, 0, 0, 0, 1]);
   const macB = new Uint8Array([0x52, 0x54, 0, 0, 0, 2]);
-  const a = new UdpSocketBackend({ host: '127.0.0.1', port: 47621 }, { host: '127.0.0.1', port: 47620 });
-  const b = new UdpSocketBackend({ host: '127.0.0.1', port: 47620 }, { host: '127.0.0.1', port: 47621 });
+  // Ports the kernel picked a moment ago, so parallel runs do not collide.
+  const portA = await freePort('udp');
+  let portB = await freePort('udp');
+  for (let n = 0; n < 10 && portB === portA; n++) portB = await freePort('udp');
+  const a = new UdpSocketBackend({ host: '127.0.0.1', port: portB }, { host: '127.0.0.1', port: portA });
+  const b = new UdpSocketBackend({ host: '127.0.0.1', port: portA }, { host: '127.0.0.1', port: portB });
   const memA = new FakeMemory(1 << 20), memB = new FakeMemory(1 << 20);
   const e1000 = new E1000('a', new FakeIrq(), memA, macA, a);
   const rtl = new Rtl8139('b', new FakeIrq(), memB, macB, b);

@@ -11,23 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      if (cond()) { clearInterval(iv); resolve(); } else if (Date.now() - t0 > ms) { clearInterval(iv); reject(new Error('timeout')); }
-    }, 5);
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+import { freePort, until } from '../../test/support/host-io.js';
 
 test('socket backend over TCP: frames cross both ways, the connector started first', async () => {
   const port = await freePort();
@@ -37,11 +21,11 @@ test('socket backend over TCP: frames cross both ways, the connector started fir
   const gotA: Uint8Array[] = [], gotB: Uint8Array[] = [];
   a.onFrame((f) => { gotA.push(f); return true; });
   b.onFrame((f) => { gotB.push(f); return true; });
-  await waitFor(() => a.connected && b.connected, 5000);
+  await until(() => a.connected && b.connected, 5000);
   const frames = [60, 1514, 200, 9000].map((n, i) => new Uint8Array(n).fill(i + 1));
   for (const f of frames) a.send(f);
   b.send(new Uint8Array(64).fill(0xee));
-  await waitFor(() => gotB.length === frames.length && gotA.length === 1, 5000);
+  await until(() => gotB.length === frames.length && gotA.length === 1, 5000);
   assert.deepEqual(gotB, frames);
   assert.deepEqual(gotA[0], new Uint8Array(64).fill(0xee));
   a.close(); b.close();
@@ -56,7 +40,7 @@ test('socket backend over TCP: QEMU framing on the wire; a length no frame has e
   const wire: Buffer[] = [];
   raw.on('data', (d: Buffer) => wire.push(d));
   await new Promise<void>((r) => raw.on('connect', () => r()));
-  await waitFor(() => a.connected, 3000);
+  await until(() => a.connected, 3000);
   // One frame split across writes, as TCP may deliver it.
   const frame = Buffer.alloc(100, 7);
   const msg = Buffer.concat([Buffer.from([0, 0, 0, 100]), frame]);
@@ -65,10 +49,10 @@ test('socket backend over TCP: QEMU framing on the wire; a length no frame has e
   raw.write(msg.subarray(3, 50));
   await new Promise((r) => setTimeout(r, 20));
   raw.write(msg.subarray(50));
-  await waitFor(() => got.length === 1, 3000);
+  await until(() => got.length === 1, 3000);
   assert.deepEqual(Buffer.from(got[0]!), frame);
   a.send(new Uint8Array(60).fill(9));
-  await waitFor(() => Buffer.concat(wire).length >= 64, 3000);
+  await until(() => Buffer.concat(wire).length >= 64, 3000);
   const w = Buffer.concat(wire);
   assert.equal(w.readUInt32BE(0), 60, 'big-endian length first');
   assert.deepEqual(w.subarray(4, 64), Buffer.alloc(60, 9));
@@ -76,7 +60,7 @@ test('socket backend over TCP: QEMU framing on the wire; a length no frame has e
   const closed = new Promise<void>((r) => raw.on('close', () => r()));
   raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
   await closed;
-  await waitFor(() => !a.connected, 3000);
+  await until(() => !a.connected, 3000);
   assert.equal(got.length, 1);
   a.close();
 });
@@ -95,7 +79,7 @@ test('--nic socket listen/connect and tap parse; a listen port in use is a one-l
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const errors: Error[] = [];
   const a = new TcpSocketBackend({ listen: { host: '127.0.0.1', port: (busy.address() as AddressInfo).port } }, (e) => errors.push(e));
-  await waitFor(() => errors.length > 0, 3000);
+  await until(() => errors.length > 0, 3000);
   assert.match(errors[0]!.message, /^listen 127\.0\.0\.1:\d+: EADDRINUSE$/);
   a.close(); busy.close();
 });

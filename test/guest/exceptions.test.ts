@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { assemble } from '../support/asm.js';
-import { runHvm, type HvmRun } from '../support/run-hvm.js';
+import { runHvm, type HvmRun } from '../support/hvm-child.js';
 
 /** One line per case: vector, error code, CR2 for #PF; ` BAD` would mark a wrong one. */
 const EXPECT = [

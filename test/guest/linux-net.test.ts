@@ -31,6 +31,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Vm } from '../../src/hypervisor/vm.js';
 import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
+import { freePort } from '../support/host-io.js';
 import { machines } from '../../src/machine/pc.js';
 import { withNics } from '../../src/machine/nics.js';
 import type { NicSpec } from '../../src/net/nic.js';
@@ -65,18 +66,6 @@ function fetchBytes(url: string): Promise<Buffer> {
   });
 }
 
-/** A host port (TCP and UDP) that was free a moment ago. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const p = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    const u = createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => { u.once('error', () => r(false)); u.bind(p, '127.0.0.1', () => r(true)); });
-    if (ok) { u.close(); return p; }
-  }
-}
 
 const mac2if = `mac2if() { for n in /sys/class/net/eth*; do [ "$(cat $n/address)" = "$1" ] && basename $n; done; }
 drv() { basename $(readlink /sys/class/net/$1/device/driver); }
@@ -235,7 +224,7 @@ function run(): Promise<Run> {
     port = (server.address() as AddressInfo).port;
     const dir = mkdtempSync(join(tmpdir(), 'hvm-net-'));
     const pcap = join(dir, 'e1000.pcap');
-    const [fwdPort, udpFwdPort, udpA, udpB, tcpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [fwdPort, udpFwdPort, udpA, udpB, tcpPort] = [await freePort('tcp+udp'), await freePort('tcp+udp'), await freePort('tcp+udp'), await freePort('tcp+udp'), await freePort('tcp+udp')];
     const mainNics: NicSpec[] = [
       { model: 'e1000', mac: MAC.e1000, pcap, backend: { kind: 'user', dns: `127.0.0.1:${dns.port}`, hostfwd: [
         { proto: 'tcp', hostAddr: '127.0.0.1', hostPort: fwdPort!, guestPort: 8080 },

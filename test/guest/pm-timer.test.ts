@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { assemble } from '../support/asm.js';
-import { runHvm } from '../support/run-hvm.js';
+import { runHvm } from '../support/hvm-child.js';
 
 const EXPECTED = Math.round(3_579_545 * 0.030);
 const kvmSkip = existsSync('/dev/kvm') ? false : 'no /dev/kvm on this host';

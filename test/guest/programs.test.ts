@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { assemble } from '../support/asm.js';
-import { runHvm } from '../support/run-hvm.js';
+import { runHvm } from '../support/hvm-child.js';
 
 interface Program { source: string; expect: string; status: number }
 

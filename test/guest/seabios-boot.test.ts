@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble, scratch } from '../support/asm.js';
-import { runHvm } from '../support/run-hvm.js';
+import { runHvm } from '../support/hvm-child.js';
 
 const noBios = existsSync('/usr/share/seabios/bios-256k.bin') ? false : 'Debian\'s seabios is not installed';
 const STATUS = (0x2d << 1) | 1;

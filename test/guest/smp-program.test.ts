@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../support/asm.js';
-import { runHvm } from '../support/run-hvm.js';
+import { runHvm } from '../support/hvm-child.js';
 
 const EXPECT = [
   'smp: bsp up', 'cpu 1 up', 'cpu 2 up', 'second sipi ignored', 'lock inc ok', 'fixed ipi 0->1->0 ok',

@@ -10,6 +10,8 @@ import { defaultCacheDir, readCachedGuest } from '../../src/guest/image-build.js
 import type { BootLoader } from '../../src/hypervisor/vm.js';
 import type { MachineDescription } from '../../src/machine/description.js';
 
+export { until } from './host-io.js';
+
 /** The default i386 guest, or null when it has not been built. */
 export const defaultGuest = readCachedGuest(defaultCacheDir('i386'), 'i386');
 
@@ -30,15 +32,4 @@ export function defaultGuestLoader(machine: MachineDescription, cmdline: string,
     kernel, initrd: initramfs, cmdline, cpus, ...(vmlinux !== undefined ? { vmlinux } : {}),
     ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
   }).state];
-}
-
-/** Resolves when `cond` holds; rejects after `ms` with `what` and the tail of `out()`. */
-export function until(cond: () => boolean, ms: number, what: string, out: () => string = () => ''): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = setInterval(() => {
-      if (cond()) { clearInterval(poll); resolve(); }
-      else if (Date.now() - t0 > ms) { clearInterval(poll); reject(new Error(`timed out waiting for ${what}:\n${out().slice(-3000)}`)); }
-    }, 20);
-  });
 }

@@ -1,6 +1,7 @@
-// The hvm CLI as a long-running child process a test talks to: it waits for text on the
-// guest's serial console (the child's stdout), types into it (stdin), and can kill the process
-// at a chosen moment (SIGKILL, to test what survives a crash).
+// The hvm CLI as a child process, run as a user would: either to completion with some stdin
+// (runHvm: what the guest printed, the exit status), or long-running (spawnHvm): a test waits
+// for text on the guest's serial console (the child's stdout), types into it (stdin), and can
+// kill the process at a chosen moment (SIGKILL, to test what survives a crash).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export interface HvmChild {
   err(): string;
   /** Resolves once `re` matches the output after offset `from` (default 0); rejects after `ms` with the output's tail. */
   waitFor(re: RegExp, ms: number, from?: number): Promise<RegExpExecArray>;
+  /** Resolves once `cond` holds (checked on output and every 20 ms); rejects if hvm exits first or after `ms`. */
+  until(cond: () => boolean, ms: number, what: string): Promise<void>;
   /** Types `text` on the guest's console. */
   write(text: string): void;
   /** The exit status (null when killed by a signal) and signal. */
@@ -51,26 +54,47 @@ export function spawnHvm(args: string[], maxMs = 900_000): HvmChild {
     err: () => stderr,
     write: (text) => { if (running) child.stdin?.write(text); },
     kill: (signal = 'SIGKILL') => { if (running) child.kill(signal); },
-    waitFor: (re, ms, from = 0) => new Promise((resolve, reject) => {
-      const flags = re.flags.replace('g', '');
-      const once = new RegExp(re.source, flags);
+    waitFor: (re, ms, from = 0) => {
+      const once = new RegExp(re.source, re.flags.replace('g', ''));
+      let m: RegExpExecArray | null = null;
+      return until(() => (m = once.exec(stdout.slice(from))) !== null, ms, String(re)).then(() => m!);
+    },
+    until,
+  };
+
+  function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
       const check = (): void => {
-        const m = once.exec(stdout.slice(from));
-        if (m) {
+        if (cond()) {
           done();
-          resolve(m);
+          resolve();
         } else if (!running) {
           done();
-          reject(new Error(`hvm exited before ${re}:\n${stderr.slice(-1000)}\n${stdout.slice(-3000)}`));
+          reject(new Error(`hvm exited before ${what}:\n${stderr.slice(-1000)}\n${stdout.slice(-3000)}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${ms} ms waiting for ${re}:\n${stderr.slice(-1000)}\n${stdout.slice(-3000)}`));
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}:\n${stderr.slice(-1000)}\n${stdout.slice(-3000)}`));
       }, ms);
-      const done = (): void => { clearTimeout(timer); waiters.delete(check); };
+      // Conditions on files (a socket appearing) change without output.
+      const poll = setInterval(check, 20);
+      const done = (): void => { clearTimeout(timer); clearInterval(poll); waiters.delete(check); };
       waiters.add(check);
       check();
-    }),
-  };
+    });
+  }
+}
+
+/** What one run to completion produced. */
+export interface HvmRun { status: number | null; stdout: string; stderr: string; ms: number }
+
+/** Runs `hvm <args>` to its end with optional stdin text; kills it after `timeoutMs`. */
+export async function runHvm(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<HvmRun> {
+  const t0 = performance.now();
+  const vm = spawnHvm(args, opts.timeoutMs ?? 30_000);
+  if (opts.input !== undefined) vm.write(opts.input);
+  vm.child.stdin?.end();
+  const { status } = await vm.exited;
+  return { status, stdout: vm.out(), stderr: vm.err(), ms: performance.now() - t0 };
 }

@@ -22,12 +22,50 @@ export const ITR_UNIT_MS = 256e-6;
 /** RDTR/TIDV bit 31: flush partial descriptor block. */
 export const DELAY_FPD = 0x8000_0000;
 
+/**
+ * One cause's delay pair: a packet timer (RDTR/TIDV) that each new event restarts and an
+ * absolute timer (RADV/TADV) started by the first event, whichever ends first signals the cause.
+ */
+class DelayPair {
+  private packet = 0;
+  private abs = 0;
+
+  constructor(private readonly timers: Timers | null, private readonly signal: () => void) {}
+
+  /** An event with packet delay `delay` and absolute delay `absolute` (16-bit, 1.024 µs units); `now` signals at once. */
+  event(delay: number, absolute: number, now: boolean): void {
+    const d = delay & 0xffff;
+    const t = this.timers;
+    if (t === null || now || d === 0) { this.fire(); return; }
+    if (this.packet !== 0) t.clearTimeout(this.packet);
+    this.packet = t.setTimeout(() => { this.packet = 0; this.fire(); }, d * DELAY_UNIT_MS);
+    const a = absolute & 0xffff;
+    if (a !== 0 && this.abs === 0) this.abs = t.setTimeout(() => { this.abs = 0; this.fire(); }, a * DELAY_UNIT_MS);
+  }
+
+  /** FPD: a delayed cause fires now. */
+  flush(): void { if (this.packet !== 0 || this.abs !== 0) this.fire(); }
+
+  /** Both timers stopped, nothing pending. */
+  reset(): void {
+    const t = this.timers;
+    if (t !== null) {
+      if (this.packet !== 0) t.clearTimeout(this.packet);
+      if (this.abs !== 0) t.clearTimeout(this.abs);
+    }
+    this.packet = this.abs = 0;
+  }
+
+  private fire(): void {
+    this.reset();
+    this.signal();
+  }
+}
+
 /** The four delay timers and the ITR gate of one card. */
 export class E1000Moderation {
-  private rxPacket = 0;
-  private rxAbs = 0;
-  private txPacket = 0;
-  private txAbs = 0;
+  private readonly rx: DelayPair;
+  private readonly tx: DelayPair;
   private itrWait = 0;
   private lastAssert = -Infinity;
   /** Interrupt line assertions held back by ITR (for tests and statistics). */
@@ -38,35 +76,22 @@ export class E1000Moderation {
    * when an ITR interval ends.
    */
   constructor(private readonly timers: Timers | null, private readonly now: () => number,
-              private readonly fire: (causes: number) => void, private readonly reevaluate: () => void) {}
+              fire: (causes: number) => void, private readonly reevaluate: () => void) {
+    this.rx = new DelayPair(timers, () => fire(ICR_RXT0));
+    this.tx = new DelayPair(timers, () => fire(ICR_TXDW));
+  }
 
   /** A frame was written to the receive ring. */
-  received(rdtr: number, radv: number): void {
-    const d = rdtr & 0xffff;
-    const t = this.timers;
-    if (t === null || d === 0) { this.fireRx(); return; }
-    if (this.rxPacket !== 0) t.clearTimeout(this.rxPacket);
-    this.rxPacket = t.setTimeout(() => { this.rxPacket = 0; this.fireRx(); }, d * DELAY_UNIT_MS);
-    const a = radv & 0xffff;
-    if (a !== 0 && this.rxAbs === 0) this.rxAbs = t.setTimeout(() => { this.rxAbs = 0; this.fireRx(); }, a * DELAY_UNIT_MS);
-  }
+  received(rdtr: number, radv: number): void { this.rx.event(rdtr, radv, false); }
 
   /** RDTR written with FPD: a delayed RXT0 fires now. */
-  flushRx(): void { if (this.rxPacket !== 0 || this.rxAbs !== 0) this.fireRx(); }
+  flushRx(): void { this.rx.flush(); }
 
   /** Descriptors were processed; `delayed` when every one of them had IDE set. */
-  transmitted(tidv: number, tadv: number, delayed: boolean): void {
-    const d = tidv & 0xffff;
-    const t = this.timers;
-    if (t === null || !delayed || d === 0) { this.fireTx(); return; }
-    if (this.txPacket !== 0) t.clearTimeout(this.txPacket);
-    this.txPacket = t.setTimeout(() => { this.txPacket = 0; this.fireTx(); }, d * DELAY_UNIT_MS);
-    const a = tadv & 0xffff;
-    if (a !== 0 && this.txAbs === 0) this.txAbs = t.setTimeout(() => { this.txAbs = 0; this.fireTx(); }, a * DELAY_UNIT_MS);
-  }
+  transmitted(tidv: number, tadv: number, delayed: boolean): void { this.tx.event(tidv, tadv, !delayed); }
 
   /** TIDV written with FPD: a delayed TXDW fires now. */
-  flushTx(): void { if (this.txPacket !== 0 || this.txAbs !== 0) this.fireTx(); }
+  flushTx(): void { this.tx.flush(); }
 
   /**
    * Whether the line may go up now under ITR (`itr` in 256 ns units). When not, a timer
@@ -88,29 +113,10 @@ export class E1000Moderation {
 
   /** Card reset (or state load): nothing pending. */
   reset(): void {
-    const t = this.timers;
-    if (t !== null) for (const h of [this.rxPacket, this.rxAbs, this.txPacket, this.txAbs, this.itrWait]) if (h !== 0) t.clearTimeout(h);
-    this.rxPacket = this.rxAbs = this.txPacket = this.txAbs = this.itrWait = 0;
+    this.rx.reset();
+    this.tx.reset();
+    if (this.timers !== null && this.itrWait !== 0) this.timers.clearTimeout(this.itrWait);
+    this.itrWait = 0;
     this.lastAssert = -Infinity;
-  }
-
-  private fireRx(): void {
-    const t = this.timers;
-    if (t !== null) {
-      if (this.rxPacket !== 0) t.clearTimeout(this.rxPacket);
-      if (this.rxAbs !== 0) t.clearTimeout(this.rxAbs);
-    }
-    this.rxPacket = this.rxAbs = 0;
-    this.fire(ICR_RXT0);
-  }
-
-  private fireTx(): void {
-    const t = this.timers;
-    if (t !== null) {
-      if (this.txPacket !== 0) t.clearTimeout(this.txPacket);
-      if (this.txAbs !== 0) t.clearTimeout(this.txAbs);
-    }
-    this.txPacket = this.txAbs = 0;
-    this.fire(ICR_TXDW);
   }
 }

@@ -11,17 +11,9 @@ import { get16 } from '../checksum.js';
 import { ETHERTYPE_IPV4, ethFrame, ip4, ipv4HeaderOk, l4ChecksumOk, udpPacket } from '../packet.js';
 import { DNS_MAX_OUTSTANDING, DNS_TIMEOUT_MS, DnsForwarder, hostResolver, parseDnsUpstream } from './dns.js';
 import { DNS_IP, GATEWAY_IP, GATEWAY_MAC, GUEST_IP, UserNet } from './user-net.js';
+import { until } from '../../../test/support/host-io.js';
 
 const GUEST_MAC = new Uint8Array([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
-
-function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      if (cond()) { clearInterval(iv); resolve(); } else if (Date.now() - t0 > ms) { clearInterval(iv); reject(new Error('timeout')); }
-    }, 5);
-  });
-}
 
 /** A DNS query for `name` (type A, class IN) with `id`. */
 function dnsQuery(id: number, name: string): Uint8Array {
@@ -66,7 +58,7 @@ test('user net: a guest DNS query to 10.0.2.3 goes to the upstream and the answe
   nat.onFrame((f) => { got.push(f); return true; });
   nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, udpPacket(GUEST_IP, 40000, DNS_IP, 53, dnsQuery(0x1234, 'test.hvm.example'))));
   nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, udpPacket(GUEST_IP, 40001, DNS_IP, 53, dnsQuery(0x1234, 'two.hvm.example'))));
-  await waitFor(() => got.length >= 2, 3000);
+  await until(() => got.length >= 2, 3000);
   assert.equal(new Set(up.seen).size, 2, 'two queries with distinct upstream IDs');
   const ports = new Set<number>();
   for (const r of got) {
@@ -126,7 +118,7 @@ test('user net: a UDP hostfwd carries a host datagram to the guest port from 10.
   const cport = client.address().port;
   await new Promise((r) => setTimeout(r, 50)); // the forward's socket binds
   client.send('hello', hostPort, '127.0.0.1');
-  await waitFor(() => got.length >= 1, 3000);
+  await until(() => got.length >= 1, 3000);
   const f = got[0]!;
   assert.ok(ipv4HeaderOk(f, 14) && l4ChecksumOk(f, 14));
   assert.deepEqual(f.subarray(26, 30), GATEWAY_IP);
@@ -136,7 +128,7 @@ test('user net: a UDP hostfwd carries a host datagram to the guest port from 10.
   assert.equal(Buffer.from(f.subarray(42)).toString(), 'hello');
   // The guest answers to 10.0.2.2:cport from its port 6000.
   nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, udpPacket(GUEST_IP, 6000, GATEWAY_IP, cport, new TextEncoder().encode('world'))));
-  await waitFor(() => answers.length >= 1, 3000);
+  await until(() => answers.length >= 1, 3000);
   assert.deepEqual(answers, ['world']);
   nat.close();
   client.close();

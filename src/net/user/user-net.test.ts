@@ -10,6 +10,7 @@ import {
 } from '../packet.js';
 import { checksum, put16 } from '../checksum.js';
 import { seededRandom, fuzzSeed } from '../../devices/testing.js';
+import { until } from '../../../test/support/host-io.js';
 
 const GUEST_MAC = new Uint8Array([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
@@ -107,15 +108,6 @@ test('user net: ICMP echo to the gateway is answered with the same id, sequence 
   nat.close();
 });
 
-function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      if (cond()) { clearInterval(iv); resolve(); } else if (Date.now() - t0 > ms) { clearInterval(iv); reject(new Error('timeout')); }
-    }, 5);
-  });
-}
-
 test('user net: a guest TCP connection to 10.0.2.2:PORT reaches a host server on loopback, both ways', async () => {
   const payload = Buffer.alloc(100_000, 0).map((_, i) => (i * 7) & 0xff);
   let received = Buffer.alloc(0);
@@ -126,7 +118,7 @@ test('user net: a guest TCP connection to 10.0.2.2:PORT reaches a host server on
   const tcp = (seq: number, ack: number, flags: number, data = new Uint8Array(0), mss = 0): void =>
     nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, tcpPacket(GUEST_IP, 40000, GATEWAY_IP, port, seq, ack, flags, 65535, data, mss)));
   tcp(1000, 0, TCP_SYN, new Uint8Array(0), 1460);
-  await waitFor(() => got.length >= 1, 2000);
+  await until(() => got.length >= 1, 2000);
   const synAck = got[0]!;
   assert.ok(l4ChecksumOk(synAck, 14));
   assert.equal(synAck[14 + 20 + 13]! & 0x12, 0x12, 'SYN|ACK');
@@ -137,7 +129,7 @@ test('user net: a guest TCP connection to 10.0.2.2:PORT reaches a host server on
   const data: number[] = [];
   let seen = 1;
   let fin = false;
-  await waitFor(() => {
+  await until(() => {
     for (; seen < got.length; seen++) {
       const f = got[seen]!;
       const t = f.subarray(14 + 20);
@@ -152,7 +144,7 @@ test('user net: a guest TCP connection to 10.0.2.2:PORT reaches a host server on
   assert.equal(data.length, payload.length);
   assert.ok(Buffer.from(data).equals(payload));
   tcp(1008, rcv, TCP_FIN | TCP_ACK);
-  await waitFor(() => received.length === 7, 2000);
+  await until(() => received.length === 7, 2000);
   assert.equal(received.toString(), 'GET /\r\n');
   nat.close();
   server.close();
@@ -187,7 +179,7 @@ test('user net: guest UDP to 10.0.2.2:PORT reaches a host socket on loopback and
   const port = srv.address().port;
   const { nat, got } = setup();
   nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, udpPacket(GUEST_IP, 5555, GATEWAY_IP, port, new TextEncoder().encode('ping'))));
-  await waitFor(() => got.length >= 1, 2000);
+  await until(() => got.length >= 1, 2000);
   const r = got[0]!;
   assert.ok(ipv4HeaderOk(r, 14) && l4ChecksumOk(r, 14));
   assert.deepEqual(r.subarray(14 + 12, 14 + 16), GATEWAY_IP);
@@ -205,7 +197,7 @@ test('user net: a SYN to a closed host port is answered with RST', async () => {
   await new Promise<void>((r) => probe.close(() => r()));
   const { nat, got } = setup();
   nat.send(ethFrame(GATEWAY_MAC, GUEST_MAC, ETHERTYPE_IPV4, tcpPacket(GUEST_IP, 40001, GATEWAY_IP, port, 77, 0, TCP_SYN, 65535, new Uint8Array(0), 1460)));
-  await waitFor(() => got.length >= 1, 2000);
+  await until(() => got.length >= 1, 2000);
   const t = got[0]!.subarray(34);
   assert.equal(t[13]! & 0x04, 0x04, 'RST');
   assert.equal(get32(t, 8), 78);

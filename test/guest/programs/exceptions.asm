@@ -67,18 +67,11 @@ bits 16
 org 0xf0000
 start:
     cli
-    lgdt [cs:gdt_ptr - $$]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:pm_entry
+    ENTER_PM cs:gdt_ptr - $$, pm_entry
 
 bits 32
 pm_entry:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    FLAT_DATA
     mov esp, KSTACK
     cld
     ; zero the variables, IDT, TSS and page tables

@@ -16,22 +16,7 @@
 bits 16
 org 0
 start:
-    cli
-    mov ax, cs
-    mov ds, ax
-    lgdt [gdt_ptr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:pm + R
-
-bits 32
-pm:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x80000
+    PM_START pm, R, 0x80000
     mov dword [LAPIC + 0xf0], 0x1ff
     mov al, MARKER_INDEX
     out 0x70, al
@@ -121,13 +106,7 @@ m_boot2: db "boot 2: ap stopped, up again", 10, 0
 m_fail: db "FAIL", 10, 0
 
 align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdt_ptr:
-    dw gdt_ptr - gdt - 1
-    dd gdt + R
+FLAT_GDT R
 null_idt:
     dw 0
     dd 0
@@ -138,11 +117,7 @@ ap_start:
     cli
     mov ax, 0xf000
     mov ds, ax
-    lgdt [gdt_ptr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:ap_pm + R
+    ENTER_PM gdt_ptr, ap_pm + R
 bits 32
 ap_pm:
     mov ax, 0x10

@@ -59,22 +59,7 @@
 bits 16
 org 0
 start:
-    cli
-    mov ax, cs
-    mov ds, ax
-    lgdt [gdt_ptr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:pm_entry + R
-
-bits 32
-pm_entry:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x80000
+    PM_START pm_entry, R, 0x80000
     ; the IDT: 32-bit interrupt gates from idt_table
     mov esi, idt_table + R
 .gate:
@@ -367,13 +352,7 @@ f_lowest: db "lowest priority", 0
 f_ioapic: db "ioapic", 0
 
 align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff   ; 0x08: flat 32-bit code
-    dq 0x00cf92000000ffff   ; 0x10: flat 32-bit data
-gdt_ptr:
-    dw gdt_ptr - gdt - 1
-    dd gdt + R
+FLAT_GDT R
 idt_ptr:
     dw 0x7ff
     dd IDT
@@ -385,17 +364,10 @@ ap_start:
     cli
     mov ax, 0xf000
     mov ds, ax
-    lgdt [gdt_ptr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:ap_pm + R
+    ENTER_PM gdt_ptr, ap_pm + R
 bits 32
 ap_pm:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    FLAT_DATA
     lidt [idt_ptr + R]
     mov eax, [LAPIC + 0x20]
     shr eax, 24

@@ -11,21 +11,7 @@
 bits 16
 org 0
 start:
-    cli
-    mov ax, cs
-    mov ds, ax
-    lgdt [gdt_ptr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:pm_entry + 0xf0000
-bits 32
-pm_entry:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x8000
+    PM_START pm_entry, 0xf0000, 0x8000
     mov esi, ready + 0xf0000
     call puts
 command:
@@ -137,13 +123,7 @@ hex: db "0123456789abcdef"
 ready: db "ready", 10, 0
 
 align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff   ; 0x08: flat 32-bit code
-    dq 0x00cf92000000ffff   ; 0x10: flat 32-bit data
-gdt_ptr:
-    dw gdt_ptr - gdt - 1
-    dd gdt + 0xf0000
+FLAT_GDT 0xf0000
 
 bits 16
 times 0xfff0 - ($ - $$) db 0
