@@ -5,14 +5,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { Vm } from '../../src/hypervisor/vm.js';
-import { loadFirmwareImage } from '../../src/firmware/boot.js';
+import { existsSync } from 'node:fs';
+import type { Vm } from '../../src/hypervisor/vm.js';
 import type { DisplayFrame } from '../../src/devices/display/frame.js';
-import { assemble, scratch } from '../support/asm.js';
 import { until } from '../support/guest.js';
+import { bootSectorVm, SEABIOS } from '../support/seabios-disk.js';
 
-const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 const skip = existsSync(SEABIOS) ? false : 'Debian seabios package missing (scripts/setup.sh installs it)';
 const RED = 0xa80000; // DAC (0x2A, 0, 0), widened to 8 bits as QEMU does
 
@@ -37,29 +35,18 @@ function lit(f: DisplayFrame): string[] {
 }
 
 test('mode 13h and VBE 640x480x8 (banked window) set by SeaVGABIOS show the pixels drawn', { skip, timeout: 300_000 }, async () => {
-  const disk = scratch('vga-modes.img');
-  const img = Buffer.alloc(1 << 20);
-  readFileSync(assemble('test/guest/programs/vga-modes.asm')).copy(img);
-  writeFileSync(disk, img);
-  const bios = new Uint8Array(readFileSync(SEABIOS));
-  const vm = await Vm.create({
-    memoryBytes: 64 * 2 ** 20, cpus: 1, accel: 'soft', romBytes: bios.length, vga: 'std',
-    drives: [{ file: disk, format: 'raw', media: 'disk', readOnly: false, bus: 0, unit: 0 }],
-    boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFirmwareImage(ram, bios)),
-  });
-  let serial = '';
-  vm.on('serial', (id: string, b: Uint8Array) => { if (id === 'serial0') serial += Buffer.from(b).toString('latin1'); });
+  const { vm, serial } = await bootSectorVm('test/guest/programs/vga-modes.asm');
   const exited = vm.waitForExit();
   await vm.start();
-  const show = (): string => serial.slice(-1500);
+  const show = (): string => serial().slice(-1500);
   try {
-    await until(() => serial.includes('VGA-MODE13-DRAWN'), 240_000, 'mode 13h', show);
+    await until(() => serial().includes('VGA-MODE13-DRAWN'), 240_000, 'mode 13h', show);
     const f13 = await frameOfSize(vm, 320, 200, show);
     assert.equal(f13.text, null);
     assert.deepEqual(lit(f13), [`10,3=${RED.toString(16)}`]);
     vm.sendInput('serial0', Uint8Array.of(0x20));
-    await until(() => serial.includes('VGA-VBE101-DRAWN') || serial.includes('VGA-VBE-FAILED'), 60_000, 'VBE mode 101h', show);
-    assert.ok(!serial.includes('VGA-VBE-FAILED'), show());
+    await until(() => serial().includes('VGA-VBE101-DRAWN') || serial().includes('VGA-VBE-FAILED'), 60_000, 'VBE mode 101h', show);
+    assert.ok(!serial().includes('VGA-VBE-FAILED'), show());
     const fv = await frameOfSize(vm, 640, 480, show);
     assert.deepEqual(lit(fv), [`7,5=${RED.toString(16)}`, `256,102=${RED.toString(16)}`]);
     vm.sendInput('serial0', Uint8Array.of(0x20));

@@ -15,7 +15,7 @@ import { loadLinux } from '../../src/firmware/boot.js';
 import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
 import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
 import { machines } from '../../src/machine/pc.js';
-import { findFont8x16 } from '../../src/devices/display/std-vga.js';
+import { findFont8x16 } from '../../src/devices/display/vga-pci.js';
 import { CIRRUS_VGA_ROM, STD_VGA_ROM } from '../../src/machine/display.js';
 import type { DisplayFrame } from '../../src/devices/display/frame.js';
 import { defaultGuest, guestSkip, until } from '../support/guest.js';

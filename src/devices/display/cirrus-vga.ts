@@ -13,12 +13,12 @@
 
 import type { AccessSize, Clock, Device, IoRegion } from '../api.js';
 import { expectInt, expectRecord } from '../api.js';
-import { PciConfigSpace, PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
+import { PciConfigSpace, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
 import { ExpansionRom } from '../pci/expansion-rom.js';
 import { VgaMemory, VGA_WINDOW_SIZE, type VideoMemory } from './vga-memory.js';
 import { VgaRenderer, type LinearMode, type RenderResult } from './vga-render.js';
-import { findFont8x16 } from './std-vga.js';
+import { byteRegion, findFont8x16, PCI_CLASS_DISPLAY_VGA, QEMU_SUBSYSTEM, QEMU_SUBSYSTEM_VENDOR, touchesLinearMapping, writeBiosTextScreen } from './vga-pci.js';
 import {
   CirrusRegs, CIRRUS_ID_CLGD5446, GRB_BY16_ADDRESSING, GRB_BY8_ADDRESSING, GRB_DUAL_BANK, GRB_EXT_WRITE_MODES,
   GRB_16K_GRANULARITY, SR17_MMIO_ENABLE, SR17_MMIO_LINEAR, BLT_START, BLT_BUSY, BLT_FIFOUSED,
@@ -27,9 +27,6 @@ import { CirrusBlt } from './cirrus-blt.js';
 import { CirrusCursor } from './cirrus-cursor.js';
 
 export const CIRRUS_VENDOR_ID = 0x1013;
-const PCI_CLASS_DISPLAY_VGA = 0x030000;
-const QEMU_SUBSYSTEM_VENDOR = 0x1af4;
-const QEMU_SUBSYSTEM = 0x1100;
 /** VRAM of a 5446 (QEMU's default vgamem_mb for cirrus). */
 export const CIRRUS_VRAM_BYTES = 4 * 1024 * 1024;
 /** BAR0: the whole linear aperture (QEMU's cirrus-pci-bar0). */
@@ -97,33 +94,9 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
     this.cursor = new CirrusCursor(this.regs, vram);
     this.rom = new ExpansionRom(id, rom);
     this.font = findFont8x16(rom);
-    this.window = {
-      name: `${id}.vga-window`, size: VGA_WINDOW_SIZE,
-      read: (offset, sz) => {
-        let v = 0;
-        for (let i = 0; i < sz; i++) v |= this.windowRead(offset + i) << (8 * i);
-        return v >>> 0;
-      },
-      write: (offset, sz, value) => { for (let i = 0; i < sz; i++) this.windowWrite(offset + i, (value >>> (8 * i)) & 0xff); },
-    };
-    this.lfbRegion = {
-      name: `${id}.lfb`, size: CIRRUS_BAR0_SIZE,
-      read: (offset, sz) => {
-        let v = 0;
-        for (let i = 0; i < sz; i++) v |= this.linearRead(offset + i) << (8 * i);
-        return v >>> 0;
-      },
-      write: (offset, sz, value) => { for (let i = 0; i < sz; i++) this.linearWrite(offset + i, (value >>> (8 * i)) & 0xff); },
-    };
-    this.mmioRegion = {
-      name: `${id}.mmio`, size: CIRRUS_MMIO_SIZE,
-      read: (offset, sz) => {
-        let v = 0;
-        for (let i = 0; i < sz; i++) v |= this.mmioReadByte(offset + i) << (8 * i);
-        return v >>> 0;
-      },
-      write: (offset, sz, value) => { for (let i = 0; i < sz; i++) this.mmioWriteByte(offset + i, (value >>> (8 * i)) & 0xff); },
-    };
+    this.window = byteRegion(`${id}.vga-window`, VGA_WINDOW_SIZE, (o) => this.windowRead(o), (o, v) => this.windowWrite(o, v));
+    this.lfbRegion = byteRegion(`${id}.lfb`, CIRRUS_BAR0_SIZE, (o) => this.linearRead(o), (o, v) => this.linearWrite(o, v));
+    this.mmioRegion = byteRegion(`${id}.mmio`, CIRRUS_MMIO_SIZE, (o) => this.mmioReadByte(o), (o, v) => this.mmioWriteByte(o, v));
     this.config = new PciConfigSpace({
       vendorId: CIRRUS_VENDOR_ID, deviceId: CIRRUS_ID_CLGD5446, revision: 0,
       classCode: PCI_CLASS_DISPLAY_VGA, subsystemVendorId: QEMU_SUBSYSTEM_VENDOR, subsystemId: QEMU_SUBSYSTEM,
@@ -142,8 +115,7 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
   }
 
   configWritten(offset: number, size: AccessSize): void {
-    const touches = (reg: number, len: number): boolean => offset < reg + len && offset + size > reg;
-    if (touches(PCI_COMMAND, 2) || touches(PCI_BASE_ADDRESS_0, 4)) this.updateLinearMapping();
+    if (touchesLinearMapping(offset, size)) this.updateLinearMapping();
   }
 
   /**
@@ -231,7 +203,11 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
         b[(a + x) & this.mask] = on ? regs.shadowGr1 : regs.shadowGr0;
       }
     }
-    this.vram.markDirty(a, wide ? 16 : 8);
+    // The stores wrap at the end of VRAM; so does the dirty mark.
+    const len = wide ? 16 : 8;
+    const tail = Math.min(len, b.length - a);
+    this.vram.markDirty(a, tail);
+    if (tail < len) this.vram.markDirty(0, len - tail);
   }
 
   // ---- BAR0 (QEMU cirrus_linear_read/write and cirrus_linear_bitblt_*) --------------------------
@@ -322,18 +298,10 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
     this.regs.reset();
     this.regs.cirrusReset();
     this.blt.reset();
-    this.memory.bankOffset = 0;
     this.memory.latch = 0;
     this.lfbBase = -1;
     this.updateLinearMapping();
-    // Mode 3 with the BIOS font in plane 2, as std-vga leaves it (for directly booted kernels).
-    const b = this.vram.bytes;
-    b.fill(0, 0, 0x40000);
-    for (let i = 0; i < 80 * 25; i++) b[i * 4 + 1] = 0x07;
-    if (this.font !== null) {
-      for (let c = 0; c < 256; c++) for (let y = 0; y < 16; y++) b[((c * 32 + y) << 2) + 2] = this.font[c * 16 + y]!;
-    }
-    this.vram.markDirty(0, 0x40000);
+    writeBiosTextScreen(this.vram, this.font);
     this.fontWrites++;
   }
 
@@ -350,8 +318,16 @@ export class CirrusVga implements PciFunction, Device<CirrusVgaState> {
     if (version !== this.stateVersion) throw new Error(`${this.id}: unsupported cirrus-vga state version ${version}`);
     const s = expectRecord(state, this.id);
     const latch = expectInt(s, 'latch', 0, 0xffffffff);
-    this.regs.loadState(expectRecord(s['regs'], `${this.id} regs`));
-    this.config.load(s['config'], this.id);
+    const before = { regs: this.regs.saveState() as unknown as Record<string, unknown>, config: this.config.save() };
+    try {
+      this.regs.loadState(expectRecord(s['regs'], `${this.id} regs`));
+      this.config.load(s['config'], this.id);
+    } catch (e) {
+      // Nothing of a refused state stays.
+      this.regs.loadState(before.regs);
+      this.config.load(before.config, this.id);
+      throw e;
+    }
     this.blt.reset();
     this.memory.latch = latch | 0;
     this.lfbBase = -1;

@@ -425,3 +425,19 @@ test('banked window, write modes 4/5, BitBLT through BAR1 and 0xB8000, backwards
   const got = [0, 1, 2, 3].map((i) => b[0x9000 + 2 * i]! | (b[0x9001 + 2 * i]! << 8));
   assert.deepEqual(got, [0x1111, 0xeeee, 0x3333, 0x4444]);
 });
+
+test('write modes 4/5 at the end of VRAM wrap both their stores and their dirty mark to the start', () => {
+  const { vga, vram } = card();
+  const b = vram.bytes;
+  const pages = new Uint8Array(Math.ceil(b.length / 4096));
+  vram.takeDirty(pages);
+  sr(vga, 0x07, 0x01);
+  gr(vga, 0x0b, 0x04); gr(vga, 0x05, 0x05); gr(vga, 0x01, 0x11); gr(vga, 0x00, 0x22);
+  vga.lfbRegion.write(b.length - 3, 1, 0xff);
+  assert.deepEqual(Array.from(b.slice(b.length - 3)), [0x11, 0x11, 0x11]);
+  assert.deepEqual(Array.from(b.slice(0, 5)), [0x11, 0x11, 0x11, 0x11, 0x11]);
+  assert.ok(vram.takeDirty(pages));
+  assert.equal(pages[pages.length - 1], 1, 'the last page');
+  assert.equal(pages[0], 1, 'the wrapped stores\' page');
+  assert.equal(pages.reduce((a, v) => a + v, 0), 2);
+});

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { StdVga, findFont8x16 } from './std-vga.js';
+import { StdVga } from './std-vga.js';
+import { findFont8x16 } from './vga-pci.js';
 import { PCI_ROM_ADDRESS } from '../pci/expansion-rom.js';
 import { LocalVram } from './vga-memory.js';
 import { FakeClock, fuzzRegions, fuzzSeed } from '../testing.js';
@@ -202,6 +203,198 @@ test('16-colour planar (mode 12h geometry): plane bits make the attribute colour
   assert.equal(px[1], 0);
 });
 
+/** A DAC entry as the renderer widens it (6 to 8 bits, as QEMU does). */
+function dacColour(vga: StdVga, i: number): number {
+  const w = (v: number): number => (v << 2) | ((v & 1) * 3);
+  const d = vga.regs.dac;
+  return (w(d[i * 3]!) << 16) | (w(d[i * 3 + 1]!) << 8) | w(d[i * 3 + 2]!);
+}
+const ar = (vga: StdVga, i: number, v: number): void => { inb(vga, 0x3da); out(vga, 0x3c0, i); out(vga, 0x3c0, v); out(vga, 0x3c0, 0x20); };
+/** The surface pixel (x, y). */
+const pixel = (f: { width: number; surface: SharedArrayBuffer }, x: number, y: number): number => new Uint32Array(f.surface)[y * f.width + x]!;
+
+/** Mode 4's registers (IBM VGA BIOS parameter table): 320x200, 4 colours, CGA banks at B8000. */
+function mode4(vga: StdVga): void {
+  out(vga, 0x3c2, 0x63);
+  sr(vga, 1, 0x09); sr(vga, 2, 0x03); sr(vga, 3, 0x00); sr(vga, 4, 0x02);
+  gr(vga, 5, 0x30); gr(vga, 6, 0x0f); gr(vga, 8, 0xff);
+  cr(vga, 0x11, 0x0e);
+  cr(vga, 1, 0x27); cr(vga, 7, 0x1f); cr(vga, 9, 0xc1); cr(vga, 0x12, 0x8f); cr(vga, 0x13, 0x14);
+  cr(vga, 0x17, 0xa2); cr(vga, 0x18, 0xff); cr(vga, 0x0c, 0); cr(vga, 0x0d, 0); cr(vga, 8, 0);
+  [0x00, 0x13, 0x15, 0x17].forEach((v, i) => ar(vga, i, v));
+  ar(vga, 0x10, 0x01); ar(vga, 0x12, 0x03); ar(vga, 0x13, 0); ar(vga, 0x14, 0);
+}
+
+/** Mode 12h's registers: 640x480, 16 colours, planar. */
+function mode12(vga: StdVga): void {
+  out(vga, 0x3c2, 0xe3);
+  sr(vga, 1, 0x01); sr(vga, 2, 0x0f); sr(vga, 4, 0x06);
+  gr(vga, 5, 0x00); gr(vga, 6, 0x05); gr(vga, 8, 0xff);
+  cr(vga, 0x11, 0x0c);
+  cr(vga, 1, 0x4f); cr(vga, 7, 0x3e); cr(vga, 9, 0x40); cr(vga, 0x12, 0xdf); cr(vga, 0x13, 0x28); cr(vga, 0x17, 0xe3); cr(vga, 0x18, 0xff);
+  ar(vga, 0x10, 0x01); ar(vga, 0x12, 0x0f);
+}
+
+test('CGA mode 4: 2-bit pixels from the even and odd bytes, even lines in the first 8 KiB bank, odd in the second; preset row scan', () => {
+  const { vga } = card();
+  mode4(vga);
+  const b8 = (off: number, v: number): void => wr(vga, 0xb8000 + off, v);
+  b8(0, 0b00011011);      // line 0: pixels 0-3 = colours 0, 1, 2, 3
+  b8(1, 0b11000000);      // pixels 4-7: 3, 0, 0, 0
+  b8(0x2000, 0b10000000); // line 1, pixel 0: colour 2
+  b8(80, 0b01000000);     // line 2, pixel 0: colour 1
+  b8(0x2000 + 80 + 79, 0b00000011); // line 3, pixel 319: colour 3
+  const f = vga.refresh(false);
+  assert.equal(`${f.width}x${f.height}`, '320x200');
+  const c = [0x00, 0x13, 0x15, 0x17].map((i) => dacColour(vga, i));
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((x) => pixel(f, x, 0)), [c[0], c[1], c[2], c[3], c[3], c[0]]);
+  assert.equal(pixel(f, 0, 1), c[2]);
+  assert.equal(pixel(f, 0, 2), c[1]);
+  assert.equal(pixel(f, 319, 3), c[3]);
+  assert.equal(pixel(f, 0, 3), c[0]);
+  // Plane enable without plane 1 hides the odd bytes' pixels.
+  ar(vga, 0x12, 0x01);
+  assert.equal(pixel(vga.refresh(false), 4, 0), c[0]);
+  ar(vga, 0x12, 0x03);
+  // Preset row scan 1: the first line comes from the odd bank, the next from the even bank's second line.
+  cr(vga, 8, 0x01);
+  const g = vga.refresh(false);
+  assert.equal(pixel(g, 0, 0), c[2]);
+  assert.equal(pixel(g, 0, 1), c[1]);
+});
+
+test('mode 6 geometry (640x200, one bit a pixel, CGA banks, byte mode) through the planar path', () => {
+  const { vga } = card();
+  mode4(vga);
+  sr(vga, 1, 0x01); sr(vga, 4, 0x06); gr(vga, 5, 0x00); gr(vga, 6, 0x0d);
+  cr(vga, 1, 0x4f); cr(vga, 0x13, 0x28); cr(vga, 0x17, 0xc2);
+  ar(vga, 0, 0x00); ar(vga, 1, 0x17); ar(vga, 0x12, 0x01);
+  wr(vga, 0xb8000, 0x80);          // line 0, pixel 0
+  wr(vga, 0xb8000 + 0x2000, 0x01); // line 1, pixel 7
+  wr(vga, 0xb8000 + 80 + 79, 0x01); // line 2, pixel 639
+  const f = vga.refresh(false);
+  assert.equal(`${f.width}x${f.height}`, '640x200');
+  const on = dacColour(vga, 0x17);
+  assert.equal(pixel(f, 0, 0), on);
+  assert.equal(pixel(f, 1, 0), 0);
+  assert.equal(pixel(f, 7, 1), on);
+  assert.equal(pixel(f, 639, 2), on);
+  assert.equal(pixel(f, 0, 2), 0);
+});
+
+test('start address, line compare split, pel panning and byte panning (mode 12h geometry)', () => {
+  const { vga, vram } = card();
+  mode12(vga);
+  const b = vram.bytes;
+  b.fill(0, 0, 0x40000); // no BIOS text screen in the planes
+  // Plane 0's first byte of memory lines 0, 15 and 25: the leftmost pixel colour 1.
+  for (const line of [0, 15, 25]) b[line * 80 * 4] = 0x80;
+  // Memory line 25, pixels 8 and 11 (second byte: bits 7 and 4): colour 1.
+  b[(25 * 80 + 1) * 4] = 0x90;
+  vram.markDirty(0, 0x10000);
+  let f = vga.refresh(false);
+  assert.equal(`${f.width}x${f.height}`, '640x480');
+  const one = dacColour(vga, 1);
+  const litRows = (fr: typeof f, x: number): number[] => Array.from({ length: fr.height }, (_, y) => y).filter((y) => pixel(fr, x, y) !== 0);
+  assert.deepEqual(litRows(f, 0), [0, 15, 25]);
+  assert.equal(pixel(f, 0, 15), one);
+  // Start 10 lines down (no VRAM write: the moved lines are redrawn all the same).
+  cr(vga, 0x0c, (800 >> 8) & 0xff); cr(vga, 0x0d, 800 & 0xff);
+  f = vga.refresh(false);
+  assert.ok(f.rects.length > 0);
+  assert.deepEqual(litRows(f, 0), [5, 15]);
+  // Line compare 99 (CR18 = 99, CR07 bit 4 and CR09 bit 6 clear): lines from 100 on show memory from address 0.
+  cr(vga, 0x18, 99); cr(vga, 7, 0x2e); cr(vga, 9, 0x00);
+  f = vga.refresh(false);
+  assert.deepEqual(litRows(f, 0), [5, 15, 100, 115, 125]);
+  // Line compare 300 needs bit 8 (CR07 bit 4): 300 = 0x12C.
+  cr(vga, 0x18, 0x2c); cr(vga, 7, 0x3e);
+  assert.deepEqual(litRows(vga.refresh(false), 0), [5, 15, 301, 316, 326]);
+  // Pel panning 3: memory pixel 11 shows at x 8, pixel 8 at x 5, on both sides of the split.
+  ar(vga, 0x13, 3);
+  f = vga.refresh(false);
+  assert.deepEqual([litRows(f, 5), litRows(f, 8)], [[15, 326], [15, 326]]);
+  // AR10 bit 5: the lines after the split are not panned.
+  ar(vga, 0x10, 0x21);
+  f = vga.refresh(false);
+  assert.deepEqual([litRows(f, 5), litRows(f, 8), litRows(f, 11)], [[15], [15, 326], [326]]);
+  ar(vga, 0x10, 0x01); ar(vga, 0x13, 0);
+  // Byte panning (CR08 bits 6-5) = 1: one character (8 pixels) further, memory pixels 8 and 11
+  // at x 0 and 3; the split restarts at address 0 itself, unpanned.
+  cr(vga, 8, 0x20);
+  f = vga.refresh(false);
+  assert.deepEqual(litRows(f, 0), [15, 301, 316, 326]);
+  assert.deepEqual(litRows(f, 3), [15]);
+});
+
+test('256 colours: pel panning counts pixel pairs; line compare in double-height lines', () => {
+  const { vga, vram } = card();
+  out(vga, 0x3c2, 0x63);
+  sr(vga, 1, 0x01); sr(vga, 2, 0x0f); sr(vga, 4, 0x0e);
+  gr(vga, 5, 0x40); gr(vga, 6, 0x05);
+  cr(vga, 0x11, 0x0e);
+  cr(vga, 1, 0x4f); cr(vga, 7, 0x0f); cr(vga, 9, 0x01); cr(vga, 0x12, 0x8f); cr(vga, 0x13, 0x28); cr(vga, 0x17, 0xa3);
+  ar(vga, 0x10, 0x41);
+  vram.bytes.fill(0, 0, 0x40000); // no BIOS text screen
+  wr(vga, 0xa0000 + 10 * 320 + 5, 7);
+  let f = vga.refresh(false);
+  assert.notEqual(pixel(f, 5, 10), 0);
+  ar(vga, 0x13, 2); // one pixel
+  f = vga.refresh(false);
+  assert.notEqual(pixel(f, 4, 10), 0);
+  assert.equal(pixel(f, 5, 10), 0);
+  ar(vga, 0x13, 0);
+  // Split at scan line 99 (the second scan line of pixel line 49): pixel line 50 shows memory line 0.
+  cr(vga, 0x0c, 0); cr(vga, 0x0d, 0x50); // start 320 pixels (one line) down
+  cr(vga, 0x18, 99);
+  f = vga.refresh(false);
+  assert.notEqual(pixel(f, 5, 9), 0);
+  assert.notEqual(pixel(f, 5, 60), 0);
+  assert.equal(pixel(f, 5, 10), 0);
+});
+
+test('text: line compare restarts the rows after the one holding it at address 0; byte panning moves the start', () => {
+  const { vga, vram } = card();
+  const b = vram.bytes;
+  for (let row = 0; row < 40; row++) for (let col = 0; col < 3; col++) b[(row * 80 + col) * 4] = 0x41 + (row % 26);
+  vram.markDirty(0, 0x10000);
+  cr(vga, 0x0c, 0); cr(vga, 0x0d, 160); // two rows down
+  // Line compare 53 (row 3's sixth scan line): CR07 bit 4 and CR09 bit 6 (its bits 8 and 9) clear.
+  cr(vga, 0x18, 16 * 3 + 5); cr(vga, 7, 0x0f); cr(vga, 9, 0x0f);
+  let lines = (vga.refresh(false).text ?? '').split('\n');
+  assert.deepEqual(lines.slice(0, 6), ['CCC', 'DDD', 'EEE', 'FFF', 'AAA', 'BBB']);
+  cr(vga, 8, 0x20);
+  lines = (vga.refresh(false).text ?? '').split('\n');
+  assert.deepEqual(lines.slice(0, 2), [`${'CC'.padEnd(79)}D`, `${'DD'.padEnd(79)}E`], 'each row one character on, into the next');
+});
+
+test('text: pel panning moves the cells left (9-dot: 8 none, 0-7 one to eight dots), the preset row scan moves them up', () => {
+  const { vga, vram } = card();
+  const b = vram.bytes;
+  b.fill(0, 0, 0x40000);
+  b[(0x41 * 32 + 0) * 4 + 2] = 0x80; // 'A': leftmost dot on scan line 0
+  b[(0x41 * 32 + 3) * 4 + 2] = 0x01; // and the 8th dot on scan line 3
+  b[1 * 4] = 0x41; b[1 * 4 + 1] = 0x07; // at column 1
+  vram.markDirty(0, 0x40000);
+  const grey = dacColour(vga, 0x07);
+  const lit = (): string[] => {
+    const f = vga.refresh(false);
+    const out: string[] = [];
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 27; x++) if (pixel(f, x, y) === grey) out.push(`${x},${y}`);
+    return out;
+  };
+  assert.deepEqual(lit(), ['9,0', '16,3']);
+  ar(vga, 0x13, 0);
+  assert.deepEqual(lit(), ['8,0', '15,3']);
+  ar(vga, 0x13, 3);
+  assert.deepEqual(lit(), ['5,0', '12,3']);
+  ar(vga, 0x13, 8);
+  cr(vga, 8, 2);
+  assert.deepEqual(lit(), ['16,1']);
+  cr(vga, 8, 0);
+  assert.deepEqual(lit(), ['9,0', '16,3'], 'back in place, every cell redrawn');
+});
+
 test('VBE DISPI: 1024x768x32 through the LFB, GETCAPS, video memory size; modes bigger than VRAM are refused', () => {
   const { vga } = card();
   assert.equal(dispiRead(vga, 0), 0xb0c5);
@@ -308,6 +501,14 @@ test('state round-trips; impossible state is refused', () => {
   assert.equal(other.refresh(false).width, 800);
   assert.throws(() => other.loadState({ ...s, latch: -1 }, 1));
   assert.throws(() => other.loadState({ ...s, dispi: { index: 0, regs: [1] } }, 1));
+  // A bank past video memory (the register write wraps into it) is refused.
+  const regs = [...s.dispi.regs];
+  regs[5] = VRAM >>> 16;
+  const kept = other.saveState();
+  assert.throws(() => other.loadState({ ...s, regs: { ...s.regs, misc: 0x01 }, dispi: { index: 0, regs } }, 1), /bank/);
+  assert.deepEqual(other.saveState(), kept, 'a refused state leaves the card as it was');
+  regs[5] = (VRAM >>> 16) - 1;
+  other.loadState({ ...s, dispi: { index: 0, regs } }, 1);
 });
 
 test('seeded fuzz over every window and refresh: no throw, reads fit their width', () => {

@@ -10,21 +10,19 @@
 
 import type { AccessSize, Clock, Device, IoRegion } from '../api.js';
 import { expectInt, expectRecord } from '../api.js';
-import { PciConfigSpace, PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
+import { PciConfigSpace, PCI_COMMAND_MEMORY, type PciDecode } from '../pci/config-space.js';
 import type { PciFunction } from '../pci/pci-host.js';
 import { ExpansionRom } from '../pci/expansion-rom.js';
 import { VgaMemory, type VideoMemory } from './vga-memory.js';
 import { VgaRegs, GR_MISC, GR06_GRAPHICS, GR_MODE, GR05_SHIFT_256, SR_MEMORY_MODE, SR04_CHAIN4, SR04_ODD_EVEN_DISABLE, SR_MAP_MASK, CR_MODE_CONTROL } from './vga-regs.js';
 import { VgaRenderer, type RenderResult } from './vga-render.js';
 import { VbeDispi, VBE_DISPI_LFB_ENABLED, VBE_DISPI_INDEX_ENABLE } from './vbe-dispi.js';
+import { findFont8x16, PCI_CLASS_DISPLAY_VGA, QEMU_SUBSYSTEM, QEMU_SUBSYSTEM_VENDOR, touchesLinearMapping, writeBiosTextScreen } from './vga-pci.js';
 
 export const STDVGA_VENDOR_ID = 0x1234;
 export const STDVGA_DEVICE_ID = 0x1111;
 /** Revision 2: the MMIO BAR has QEMU's extension registers (Linux's bochs driver checks >= 2). */
 const STDVGA_REVISION = 2;
-const PCI_CLASS_DISPLAY_VGA = 0x030000;
-const QEMU_SUBSYSTEM_VENDOR = 0x1af4;
-const QEMU_SUBSYSTEM = 0x1100;
 
 /** BAR2 layout (QEMU's PCI_VGA_* offsets). */
 export const MMIO_SIZE = 0x1000;
@@ -53,18 +51,6 @@ export interface StdVgaState {
   byteOrder: number;
 }
 
-/** Finds the 8x16 font in a VGA BIOS image (by the IBM glyph for 'A'); null if absent. */
-export function findFont8x16(rom: Uint8Array): Uint8Array | null {
-  const glyphA = [0, 0, 0x10, 0x38, 0x6c, 0xc6, 0xc6, 0xfe, 0xc6, 0xc6, 0xc6, 0xc6, 0, 0, 0, 0];
-  outer: for (let i = 0x41 * 16; i + 16 <= rom.length; i++) {
-    for (let j = 0; j < 16; j++) if (rom[i + j] !== glyphA[j]) continue outer;
-    const start = i - 0x41 * 16;
-    if (start + 4096 > rom.length) return null;
-    return rom.slice(start, start + 4096);
-  }
-  return null;
-}
-
 /** The standard VGA card. */
 export class StdVga implements PciFunction, Device<StdVgaState> {
   readonly stateVersion = 1;
@@ -88,11 +74,9 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
     const size = vram.bytes.length;
     if (size < 0x40000 || (size & (size - 1)) !== 0) throw new Error(`${id}: VRAM must be a power of two of at least 256 KiB`);
     this.regs = new VgaRegsVbe(id, () => this.dispi.dac8);
-    this.memory = new VgaMemory(id, this.regs, vram);
-    this.dispi = new VbeDispi(size, {
-      modeChanged: (enabled, clear) => this.dispiModeChanged(enabled, clear),
-      bankChanged: (offset) => { this.memory.bankOffset = offset; },
-    });
+    // The DISPI bank register is the one record of the 64 KiB bank the A0000 window shows.
+    this.memory = new VgaMemory(id, this.regs, vram, () => this.dispi.bankOffset);
+    this.dispi = new VbeDispi(size, { modeChanged: (enabled, clear) => this.dispiModeChanged(enabled, clear) });
     this.renderer = new VgaRenderer(this.regs, vram, clock, () => this.fontWrites + this.memory.plane2Writes);
     this.rom = new ExpansionRom(id, rom);
     this.font = findFont8x16(rom);
@@ -136,8 +120,7 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
   }
 
   configWritten(offset: number, size: AccessSize): void {
-    const touches = (reg: number, len: number): boolean => offset < reg + len && offset + size > reg;
-    if (touches(PCI_COMMAND, 2) || touches(PCI_BASE_ADDRESS_0, 4)) this.updateLinearMapping();
+    if (touchesLinearMapping(offset, size)) this.updateLinearMapping();
   }
 
   /** Tells VRAM sharing where BAR0 decodes now (0 when memory decode is off or the BAR unset). */
@@ -249,20 +232,11 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
     this.config.reset();
     this.regs.reset();
     this.dispi.reset();
-    this.memory.bankOffset = 0;
     this.memory.latch = 0;
     this.byteOrder = QEXT_LITTLE_ENDIAN;
     this.lfbBase = -1;
     this.updateLinearMapping();
-    // The screen a BIOS leaves: mode 3, blank text, its 8x16 font in plane 2 (so a directly
-    // booted kernel's vgacon has glyphs without a VGA BIOS having run).
-    const b = this.vram.bytes;
-    b.fill(0, 0, 0x40000);
-    for (let i = 0; i < 80 * 25; i++) b[i * 4 + 1] = 0x07;
-    if (this.font !== null) {
-      for (let c = 0; c < 256; c++) for (let y = 0; y < 16; y++) b[((c * 32 + y) << 2) + 2] = this.font[c * 16 + y]!;
-    }
-    this.vram.markDirty(0, 0x40000);
+    writeBiosTextScreen(this.vram, this.font);
     this.fontWrites++;
   }
 
@@ -278,11 +252,19 @@ export class StdVga implements PciFunction, Device<StdVgaState> {
     const s = expectRecord(state, this.id);
     const latch = expectInt(s, 'latch', 0, 0xffffffff);
     const byteOrder = expectInt(s, 'byteOrder', 0, 0xffffffff);
-    this.regs.loadState(expectRecord(s['regs'], `${this.id} regs`));
-    this.dispi.loadState(expectRecord(s['dispi'], `${this.id} dispi`));
-    this.config.load(s['config'], this.id);
+    const before = { regs: this.regs.saveState() as unknown as Record<string, unknown>, dispi: this.dispi.saveState(), config: this.config.save() };
+    try {
+      this.regs.loadState(expectRecord(s['regs'], `${this.id} regs`));
+      this.dispi.loadState(expectRecord(s['dispi'], `${this.id} dispi`));
+      this.config.load(s['config'], this.id);
+    } catch (e) {
+      // Nothing of a refused state stays: the parts already taken go back to what they were.
+      this.regs.loadState(before.regs);
+      this.dispi.loadState(before.dispi);
+      this.config.load(before.config, this.id);
+      throw e;
+    }
     this.memory.latch = latch | 0;
-    this.memory.bankOffset = (this.dispi.regs[5]! << 16);
     this.byteOrder = byteOrder;
     this.lfbBase = -1;
     this.updateLinearMapping();

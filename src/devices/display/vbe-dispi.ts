@@ -41,8 +41,6 @@ const VALID_BPP = new Set([4, 8, 15, 16, 24, 32]);
 export interface DispiHost {
   /** The display was enabled (true) or disabled; `clear` asks for the visible memory to be zeroed. */
   modeChanged(enabled: boolean, clear: boolean): void;
-  /** The 64 KiB bank seen through the legacy window moved. */
-  bankChanged(offset: number): void;
 }
 
 /** The DISPI register file. */
@@ -61,6 +59,10 @@ export class VbeDispi {
   }
 
   get enabled(): boolean { return (this.regs[VBE_DISPI_INDEX_ENABLE]! & VBE_DISPI_ENABLED) !== 0; }
+  /** 64 KiB banks in video memory (the bank register counts modulo this). */
+  private get banks(): number { return Math.max(1, this.vramBytes >>> 16); }
+  /** VRAM offset of the bank the A0000-AFFFF window shows. */
+  get bankOffset(): number { return this.regs[VBE_DISPI_INDEX_BANK]! << 16; }
   get dac8(): boolean { return (this.regs[VBE_DISPI_INDEX_ENABLE]! & VBE_DISPI_8BIT_DAC) !== 0; }
 
   private bytesPerPixel(bpp: number): number { return (bpp + 7) >> 3; }
@@ -126,9 +128,7 @@ export class VbeDispi {
       }
       case VBE_DISPI_INDEX_ENABLE: this.writeEnable(v); break;
       case VBE_DISPI_INDEX_BANK: {
-        const banks = Math.max(1, this.vramBytes >>> 16);
-        r[VBE_DISPI_INDEX_BANK] = v % banks;
-        this.host.bankChanged(r[VBE_DISPI_INDEX_BANK]! << 16);
+        r[VBE_DISPI_INDEX_BANK] = v % this.banks;
         break;
       }
       case VBE_DISPI_INDEX_VIRT_WIDTH:
@@ -177,14 +177,12 @@ export class VbeDispi {
       r[VBE_DISPI_INDEX_ENABLE] = v;
       r[VBE_DISPI_INDEX_BANK] = 0;
       this.fixVirtual();
-      this.host.bankChanged(0);
       this.host.modeChanged(true, (v & VBE_DISPI_NOCLEARMEM) === 0);
       return;
     }
     r[VBE_DISPI_INDEX_ENABLE] = v;
     if ((v & VBE_DISPI_ENABLED) === 0 && was) {
       r[VBE_DISPI_INDEX_BANK] = 0;
-      this.host.bankChanged(0);
       this.host.modeChanged(false, false);
     } else if (was) {
       this.host.modeChanged(true, false); // 8-bit DAC switched while enabled
@@ -200,6 +198,8 @@ export class VbeDispi {
       !Array.isArray(regs) || regs.length !== VBE_DISPI_INDEX_NB || !regs.every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff)) {
       throw new Error('bad device state: vbe dispi');
     }
+    // As a bank write wraps into video memory, a saved bank past it is no state this card can be in.
+    if ((regs as number[])[VBE_DISPI_INDEX_BANK]! >= this.banks) throw new Error('bad device state: vbe dispi bank past video memory');
     this.index = index;
     this.regs.set(regs as number[]);
   }

@@ -13,6 +13,7 @@ import {
   GR_COLOR_DONT_CARE, GR_DATA_ROTATE, GR_ENABLE_SET_RESET, GR_MISC, GR_MODE, GR_READ_MAP_SELECT, GR_SET_RESET,
   SR04_CHAIN4, SR04_ODD_EVEN_DISABLE, SR_MAP_MASK, SR_MEMORY_MODE, type VgaRegs,
 } from './vga-regs.js';
+import { byteRegion } from './vga-pci.js';
 
 /** The video memory a display device draws from (VramShare satisfies this). */
 export interface VideoMemory {
@@ -72,25 +73,15 @@ for (let i = 0; i < 16; i++) {
 export class VgaMemory {
   /** The four latches, plane 0 in the low byte. */
   latch = 0;
-  /** Added to addresses in the A0000-AFFFF map (VBE's 64 KiB bank, as QEMU applies it). */
-  bankOffset = 0;
   /** Writes that reached plane 2, where the fonts live (the text renderer redraws when it moves). */
   plane2Writes = 0;
   /** The 0xA0000 window as an MMIO region. */
   readonly region: IoRegion;
 
-  constructor(name: string, private readonly regs: VgaRegs, private readonly vram: VideoMemory) {
-    this.region = {
-      name: `${name}.vga-window`, size: VGA_WINDOW_SIZE,
-      read: (offset, size) => {
-        let v = 0;
-        for (let i = 0; i < size; i++) v |= this.readByte(offset + i) << (8 * i);
-        return v >>> 0;
-      },
-      write: (offset, size, value) => {
-        for (let i = 0; i < size; i++) this.writeByte(offset + i, (value >>> (8 * i)) & 0xff);
-      },
-    };
+  constructor(name: string, private readonly regs: VgaRegs, private readonly vram: VideoMemory,
+    /** Added to addresses in the A0000-AFFFF map (VBE's 64 KiB bank, as QEMU applies it). */
+    private readonly bankOffset: () => number = () => 0) {
+    this.region = byteRegion(`${name}.vga-window`, VGA_WINDOW_SIZE, (o) => this.readByte(o), (o, v) => this.writeByte(o, v));
   }
 
   /** Window offset -> address within the mapped aperture, or -1 when the map select excludes it. */
@@ -98,7 +89,7 @@ export class VgaMemory {
     const sel = (this.regs.gr[GR_MISC]! >> GR06_MEMORY_MAP_SHIFT) & 3;
     const a = offset - MAP_BASE[sel]!;
     if (a < 0 || a >= MAP_SIZE[sel]!) return -1;
-    return sel === 1 ? a + this.bankOffset : a;
+    return sel === 1 ? a + this.bankOffset() : a;
   }
 
   /** One byte read from the window at `offset` (0..0x1FFFF). */

@@ -6,7 +6,8 @@
 // Every index the guest writes is masked to its group's width and every array has 256 entries,
 // so no guest value reaches past an array.
 
-import type { AccessSize, IoRegion } from '../api.js';
+import type { IoRegion } from '../api.js';
+import { byteRegion } from './vga-pci.js';
 
 /** The port block's first port and size (0x3B0-0x3DF). */
 export const VGA_PORT_BASE = 0x3b0;
@@ -74,6 +75,7 @@ export const GR_BIT_MASK = 0x08;
 /** CRT controller registers. */
 export const CR_H_DISPLAY_END = 0x01;
 export const CR_OVERFLOW = 0x07;
+export const CR_PRESET_ROW_SCAN = 0x08; // bits 4-0 preset row scan, 6-5 byte panning
 export const CR_MAX_SCAN_LINE = 0x09;
 export const CR09_DOUBLE_SCAN = 0x80;
 export const CR_CURSOR_START = 0x0a;
@@ -88,6 +90,10 @@ export const CR11_PROTECT = 0x80;       // CR0-CR7 read-only (except CR7 bit 4)
 export const CR_V_DISPLAY_END = 0x12;
 export const CR_OFFSET = 0x13;
 export const CR_MODE_CONTROL = 0x17;
+export const CR17_COMPAT_CGA = 0x01;      // 0: row scan bit 0 replaces memory address bit 13
+export const CR17_COMPAT_HERCULES = 0x02; // 0: row scan bit 1 replaces memory address bit 14
+export const CR17_BYTE_MODE = 0x40;       // 1: byte addressing, 0: word
+export const CR_LINE_COMPARE = 0x18;
 
 /** Attribute controller registers. */
 export const AR_INDEX_PAS = 0x20;       // palette address source: 0 blanks the screen
@@ -166,11 +172,8 @@ export class VgaRegs {
   readonly region: IoRegion;
 
   constructor(name: string) {
-    this.region = {
-      name: `${name}.vga-ports`, size: VGA_PORT_COUNT,
-      read: (offset, size) => this.readPorts(offset, size),
-      write: (offset, size, value) => this.writePorts(offset, size, value),
-    };
+    // A word write to an index port writes the index, then the data (out dx, ax).
+    this.region = byteRegion(`${name}.vga-ports`, VGA_PORT_COUNT, (p) => this.readPort(p), (p, v) => this.writePort(p, v));
     this.reset();
   }
 
@@ -198,17 +201,6 @@ export class VgaRegs {
 
   /** The CRTC sits at 0x3Dx in colour mode, 0x3Bx in mono: the other block does not decode. */
   private get colorIo(): boolean { return (this.misc & MISC_IO_ADDRESS_SELECT) !== 0; }
-
-  private readPorts(offset: number, size: AccessSize): number {
-    let v = 0;
-    for (let i = 0; i < size; i++) v |= this.readPort(offset + i) << (8 * i);
-    return v >>> 0;
-  }
-
-  /** A word write to an index port writes the index, then the data (out dx, ax). */
-  private writePorts(offset: number, size: AccessSize, value: number): void {
-    for (let i = 0; i < size; i++) this.writePort(offset + i, (value >>> (8 * i)) & 0xff);
-  }
 
   /** One port read; ports that decode nothing read as 0xFF. */
   readPort(p: number): number {

@@ -1,20 +1,25 @@
 // Turns VGA registers and VRAM into pixels (0x00RRGGBB) and, in text modes, text: the
 // alphanumeric modes (glyphs from plane 2, 8/9-dot cells, cursor, blink, attributes through
-// the attribute palette and the DAC), the 256-colour chain-4 mode (13h), the 16-colour planar
-// modes (0Dh-12h), and the linear VBE modes at 8/15/16/24/32 bits per pixel.
+// the attribute palette and the DAC), the CGA-compatible modes 4/5 (2-bit interleaved pixels)
+// and 6, the 16-colour planar modes (0Dh-12h), the 256-colour chain-4 mode (13h), and the
+// linear VBE modes at 4/8/15/16/24/32 bits per pixel. In the VGA modes the start address, byte
+// and pel panning, the preset row scan, the CGA/Hercules bank interleave and the line compare
+// split are honoured (frames equal QEMU's screendumps where QEMU draws these: see
+// test/guest/vga-qemu-peer.test.ts).
 //
 // Only what changed is redrawn: text cells are compared with what was drawn last, graphics
-// lines are redrawn when a VRAM page they read was written; a register or palette change
-// redraws everything.
+// lines are redrawn when a VRAM page they read was written or they now read elsewhere; a
+// register or palette change redraws everything.
 
 import type { Clock } from '../api.js';
 import { CP437 } from './cp437.js';
 import { VRAM_PAGE, type VideoMemory } from './vga-memory.js';
 import {
-  AR10_BLINK, AR10_LINE_GRAPHICS, AR10_P54_SELECT, AR_COLOR_SELECT, AR_MODE_CONTROL, AR_PLANE_ENABLE,
-  CR09_DOUBLE_SCAN, CR0A_CURSOR_OFF, CR_CURSOR_END, CR_CURSOR_HI, CR_CURSOR_LO, CR_CURSOR_START, CR_H_DISPLAY_END,
-  CR_MAX_SCAN_LINE, CR_OFFSET, CR_OVERFLOW, CR_START_ADDR_HI, CR_START_ADDR_LO, CR_V_DISPLAY_END, GR05_SHIFT_256,
-  GR06_GRAPHICS, GR_MISC, GR_MODE, SR01_DOT8, SR_CHAR_MAP_SELECT, SR_CLOCKING_MODE, type VgaRegs,
+  AR10_BLINK, AR10_LINE_GRAPHICS, AR10_P54_SELECT, AR10_PIXEL_PANNING, AR_COLOR_SELECT, AR_H_PEL_PANNING, AR_MODE_CONTROL,
+  AR_PLANE_ENABLE, CR09_DOUBLE_SCAN, CR0A_CURSOR_OFF, CR17_BYTE_MODE, CR17_COMPAT_CGA, CR17_COMPAT_HERCULES, CR_CURSOR_END,
+  CR_CURSOR_HI, CR_CURSOR_LO, CR_CURSOR_START, CR_H_DISPLAY_END, CR_LINE_COMPARE, CR_MAX_SCAN_LINE, CR_MODE_CONTROL, CR_OFFSET,
+  CR_OVERFLOW, CR_PRESET_ROW_SCAN, CR_START_ADDR_HI, CR_START_ADDR_LO, CR_V_DISPLAY_END, GR06_GRAPHICS, GR_MISC, GR_MODE,
+  SR01_DOT8, SR_CHAR_MAP_SELECT, SR_CLOCKING_MODE, type VgaRegs,
 } from './vga-regs.js';
 
 /** A linear (VBE) mode as the card's DISPI registers describe it. */
@@ -162,8 +167,11 @@ export class VgaRenderer {
     }
     this.fontGen = fontGen;
     const vram = this.vram.bytes;
-    const start = (cr[CR_START_ADDR_HI]! << 8) | cr[CR_START_ADDR_LO]!;
+    // Byte panning (CR08 bits 6-5) moves the start by whole characters.
+    const startAt = startAddress(cr) + ((cr[CR_PRESET_ROW_SCAN]! >> 5) & 3);
     const lineOffset = cr[CR_OFFSET]! * 2;
+    const lc = lineCompare(cr);
+    let rowStart = startAt;
     const cursor = (cr[CR_CURSOR_HI]! << 8) | cr[CR_CURSOR_LO]!;
     const cursorOn = (cr[CR_CURSOR_START]! & CR0A_CURSOR_OFF) === 0;
     const now = this.clock.monotonicMs();
@@ -176,85 +184,199 @@ export class VgaRenderer {
     const fontA = FONT_OFFSETS[((sr3 >> 2) & 3) | ((sr3 >> 3) & 4)]!;
     const fontB = FONT_OFFSETS[(sr3 & 3) | ((sr3 >> 2) & 4)]!;
     const curStart = cr[CR_CURSOR_START]! & 0x1f, curEnd = cr[CR_CURSOR_END]! & 0x1f;
+    // Horizontal pel panning (AR13, FreeVGA's table: in 9-dot cells 8 means none and 0-7 shift
+    // 1-8 dots) and the preset row scan (CR08 bits 4-0) move the whole character grid left and
+    // up; while either is set, every cell is drawn (one more column and row fill the edges).
+    const pel = regs.ar[AR_H_PEL_PANNING]!;
+    const panX = cw === 9 ? (pel === 8 || pel > 8 ? 0 : pel + 1) : (pel < 8 ? pel : 0);
+    const panY = Math.min(cr[CR_PRESET_ROW_SCAN]! & 0x1f, ch - 1);
+    const shifted = panX !== 0 || panY !== 0;
+    if (shifted || this.textShifted) this.cells.fill(-1);
+    this.textShifted = shifted;
+    const panReset = (arMode & AR10_PIXEL_PANNING) !== 0;
+    let rowPanX = panX;
     const lines: string[] = [];
     const rects: number[] = [];
     const pal = this.palette16;
-    const px = this.pixels;
-    for (let row = 0; row < rows; row++) {
+    const cell = { cw, ch, w, h, curStart, curEnd, lineGraphics };
+    for (let row = 0; row < rows + (shifted ? 1 : 0); row++) {
       let line = '';
       let minCol = -1, maxCol = -1;
-      for (let col = 0; col < visibleCols; col++) {
-        const addr = (start + row * lineOffset + col) & PLANE_MASK;
+      for (let col = 0; col < visibleCols + (shifted ? 1 : 0); col++) {
+        const addr = (rowStart + col) & PLANE_MASK;
         const c = vram[addr * 4] ?? 0;
         const attr = vram[addr * 4 + 1] ?? 0;
-        line += CP437[c]!;
         const hasCursor = cursorOn && addr === (cursor & PLANE_MASK) && cursorPhase === 1 ? 1 : 0;
         const blinkOff = blinkEnabled && (attr & 0x80) !== 0 && charPhase === 0 ? 1 : 0;
-        const key = c | (attr << 8) | (hasCursor << 16) | (blinkOff << 17);
-        const i = row * visibleCols + col;
-        if (this.cells[i] === key) continue;
-        this.cells[i] = key;
-        if (minCol < 0) minCol = col;
-        maxCol = col;
+        if (row < rows && col < visibleCols) {
+          line += CP437[c]!;
+          const key = c | (attr << 8) | (hasCursor << 16) | (blinkOff << 17);
+          const i = row * visibleCols + col;
+          if (this.cells[i] === key) continue;
+          this.cells[i] = key;
+          if (minCol < 0) minCol = col;
+          maxCol = col;
+        }
         const fg = pal[blinkOff === 1 ? (attr >> 4) & 7 : attr & 0xf]!;
         const bg = pal[blinkEnabled ? (attr >> 4) & 7 : attr >> 4]!;
         const font = (attr & 0x08) !== 0 ? fontA : fontB;
-        const x0 = col * cw, y0 = row * ch;
-        for (let y = 0; y < ch; y++) {
-          let bits = vram[(((font + c * 32 + y) & PLANE_MASK) << 2) + 2] ?? 0;
-          const cursorLine = hasCursor === 1 && y >= curStart && y <= curEnd;
-          if (cursorLine) bits = 0xff;
-          let o = (y0 + y) * w + x0;
-          for (let b = 0x80; b !== 0; b >>= 1) px[o++] = (bits & b) !== 0 ? fg : bg;
-          // The 9th dot is background, except that line-drawing characters (and the cursor) extend into it.
-          if (cw === 9) px[o] = cursorLine || (lineGraphics && c >= 0xc0 && c <= 0xdf && (bits & 1) !== 0) ? fg : bg;
-        }
+        this.drawCell(cell, col * cw - rowPanX, row * ch - panY, c, font, fg, bg, hasCursor === 1);
       }
-      lines.push(line.trimEnd());
-      if (minCol >= 0) rects.push(minCol * cw, row * ch, (maxCol - minCol + 1) * cw, ch);
+      if (row < rows) lines.push(line.trimEnd());
+      const line0 = row * ch;
+      // The line compare split takes effect at character-row granularity, as QEMU draws it: the
+      // row after the one holding the line compare scan line starts at address 0.
+      if (line0 < lc && line0 + ch >= lc) {
+        rowStart = 0;
+        if (panReset) rowPanX = 0;
+      } else {
+        rowStart += lineOffset;
+      }
+      if (minCol >= 0 && !shifted) rects.push(minCol * cw, row * ch, (maxCol - minCol + 1) * cw, ch);
     }
-    return this.result(rects, lines.join('\n'));
+    return this.result(shifted ? [0, 0, w, h] : rects, lines.join('\n'));
   }
 
-  // ---- planar and chain-4 graphics modes -----------------------------------------------------
+  /** True while the last text frame was panned or preset (the next one redraws every cell). */
+  private textShifted = false;
 
+  /** One character cell with its top-left at (x0, y0), clipped to the surface. */
+  private drawCell(g: { cw: number; ch: number; w: number; h: number; curStart: number; curEnd: number; lineGraphics: boolean },
+    x0: number, y0: number, c: number, font: number, fg: number, bg: number, hasCursor: boolean): void {
+    const vram = this.vram.bytes;
+    const px = this.pixels;
+    const { cw, ch, w, h } = g;
+    const xFrom = Math.max(0, -x0), xTo = Math.min(cw, w - x0);
+    for (let y = Math.max(0, -y0); y < ch && y0 + y < h; y++) {
+      let bits = vram[(((font + c * 32 + y) & PLANE_MASK) << 2) + 2] ?? 0;
+      const cursorLine = hasCursor && y >= g.curStart && y <= g.curEnd;
+      if (cursorLine) bits = 0xff;
+      // The 9th dot is background, except that line-drawing characters (and the cursor) extend into it.
+      const ninth = cursorLine || (g.lineGraphics && c >= 0xc0 && c <= 0xdf && (bits & 1) !== 0);
+      const o = (y0 + y) * w + x0;
+      for (let x = xFrom; x < xTo; x++) px[o + x] = (x < 8 ? (bits & (0x80 >> x)) !== 0 : ninth) ? fg : bg;
+    }
+  }
+
+  // ---- planar, CGA and chain-4 graphics modes ------------------------------------------------
+
+  /**
+   * The VGA graphics modes. The CRTC is followed scan line by scan line (IBM VGA Technical
+   * Reference, "CRT Controller"; FreeVGA "CRTC Registers"): the start address (CR0C/CR0D) plus
+   * the byte panning of the Preset Row Scan register (CR08 bits 6-5), the row scan counter that
+   * starts at the preset row scan (CR08 bits 4-0) and advances the line address by the offset
+   * register (CR13) when it passes the maximum scan line (CR09), double scanning (CR09 bit 7),
+   * the CGA/Hercules interleave of the Mode Control register (CR17 bits 0/1 put row scan bits 0/1
+   * on memory address bits 13/14, as QEMU does in VRAM-byte terms), and the line compare split
+   * (CR18 with bit 8 in CR07 bit 4 and bit 9 in CR09 bit 6: the line after it starts again at
+   * address 0, row scan 0, and with AR10 bit 5 without pel panning). The shift register mode
+   * (GR05 bits 6-5) picks 16-colour planar, CGA 2-bit interleaved (modes 4/5) or 256-colour
+   * pixels; horizontal pel panning (AR13) shifts the line left by 0-7 pixels (pairs in 256
+   * colours). The surface has the mode's own resolution: the scan lines that only repeat the
+   * one above (double scan, the character height of non-interleaved modes) are drawn once.
+   */
   private renderGraphics(redrawAll: boolean, anyDirty: boolean): RenderResult {
     const regs = this.regs;
     const cr = regs.cr;
-    const is256 = (regs.gr[GR_MODE]! & GR05_SHIFT_256) !== 0;
-    const w = Math.min(MAX_WIDTH, (cr[CR_H_DISPLAY_END]! + 1) * (is256 ? 4 : 8));
-    const scanPerLine = ((cr[CR_MAX_SCAN_LINE]! & 0x1f) + 1) * ((cr[CR_MAX_SCAN_LINE]! & CR09_DOUBLE_SCAN) !== 0 ? 2 : 1);
-    const h = Math.max(1, Math.min(MAX_HEIGHT, Math.floor(verticalDisplayEnd(cr) / scanPerLine)));
-    const fresh = this.resize(w, h, `g${is256 ? 8 : 4}`);
+    const shift = (regs.gr[GR_MODE]! >> 5) & 3;
+    const kind: 2 | 4 | 8 = shift === 0 ? 4 : shift === 1 ? 2 : 8;
+    const w = Math.min(MAX_WIDTH, (cr[CR_H_DISPLAY_END]! + 1) * (kind === 8 ? 4 : 8));
+    const cr17 = cr[CR_MODE_CONTROL]!;
+    const interleave = (cr17 & (CR17_COMPAT_CGA | CR17_COMPAT_HERCULES)) !== (CR17_COMPAT_CGA | CR17_COMPAT_HERCULES);
+    const maxScan = cr[CR_MAX_SCAN_LINE]! & 0x1f;
+    const dscan = (cr[CR_MAX_SCAN_LINE]! & CR09_DOUBLE_SCAN) !== 0 ? 2 : 1;
+    const vscale = dscan * (interleave ? 1 : maxScan + 1);
+    const scanLines = Math.min(verticalDisplayEnd(cr), MAX_HEIGHT * vscale);
+    const h = Math.max(1, Math.floor(scanLines / vscale));
+    const fresh = this.resize(w, h, `g${kind}`);
     const all = fresh || redrawAll;
-    if (!all && !anyDirty) return this.result([], null);
+    if (this.lineAddr.length !== h) { this.lineAddr = new Int32Array(h).fill(-1); this.linePan = new Int8Array(h); }
     const vram = this.vram.bytes;
-    const start = ((cr[CR_START_ADDR_HI]! << 8) | cr[CR_START_ADDR_LO]!) << 2;
+    const size = vram.length;
     const lineOffset = cr[CR_OFFSET]! << 3;
-    const bytesPerLine = is256 ? w : w / 2; // interleaved VRAM bytes a line reads
+    const bytesPerLine = (kind === 8 ? w : w / 2) + 4; // interleaved VRAM bytes a line reads, panning included
+    const pel = regs.ar[AR_H_PEL_PANNING]! & 7;
+    const panReset = (regs.ar[AR_MODE_CONTROL]! & AR10_PIXEL_PANNING) !== 0;
+    const lc = lineCompare(cr);
+    const bankBit = 14 + ((cr17 & CR17_BYTE_MODE) !== 0 ? 1 : 0);
+    const preset = cr[CR_PRESET_ROW_SCAN]!;
+    let rowAddr = (startAddress(cr) + ((preset >> 5) & 3)) << 2;
+    let rowScan = preset & 0x1f;
+    let dsPhase = 0;
+    let pan = pel;
     const px = this.pixels;
-    const planeEnable = regs.ar[AR_PLANE_ENABLE]! & 0xf;
-    const pal = is256 ? this.palette : this.palette16;
+    const planeMask = EXPAND4_MASK[regs.ar[AR_PLANE_ENABLE]! & 0xf]!;
+    const pal = kind === 8 ? this.palette : this.palette16;
+    const pelMask = regs.pelMask;
     this.changedLines.fill(0, 0, h);
-    for (let y = 0; y < h; y++) {
-      const lineStart = start + y * lineOffset;
-      if (!all && !this.rangeDirty(lineStart, bytesPerLine)) continue;
-      this.changedLines[y] = 1;
-      let o = y * w;
-      if (is256) {
-        for (let x = 0; x < w; x++) px[o++] = pal[(vram[(lineStart + x) % vram.length] ?? 0) & regs.pelMask]!;
-      } else {
-        for (let n = 0; n < w / 8; n++) {
-          const a = (lineStart + n * 4) % vram.length;
-          const p0 = vram[a] ?? 0, p1 = vram[a + 1] ?? 0, p2 = vram[a + 2] ?? 0, p3 = vram[a + 3] ?? 0;
-          for (let bit = 7; bit >= 0; bit--) {
-            const c = (((p0 >> bit) & 1) | (((p1 >> bit) & 1) << 1) | (((p2 >> bit) & 1) << 2) | (((p3 >> bit) & 1) << 3)) & planeEnable;
-            px[o++] = pal[c]!;
-          }
+    for (let sl = 0, y = 0; sl < scanLines && y < h; sl++) {
+      if (sl % vscale === 0) {
+        let a = rowAddr;
+        if ((cr17 & CR17_COMPAT_CGA) === 0) a = (a & ~(1 << bankBit)) | ((rowScan & 1) << bankBit);
+        if ((cr17 & CR17_COMPAT_HERCULES) === 0) a = (a & ~0x8000) | ((rowScan & 2) << 14);
+        a = ((a % size) + size) % size;
+        const moved = this.lineAddr[y] !== a || this.linePan[y] !== pan;
+        if (all || moved || (anyDirty && this.rangeDirty(a, bytesPerLine))) {
+          this.lineAddr[y] = a;
+          this.linePan[y] = pan;
+          this.changedLines[y] = 1;
+          this.drawGraphicsLine(kind, px, y * w, w, a, pan, planeMask, pal, pelMask);
         }
+        y++;
+      }
+      if (++dsPhase === dscan) {
+        dsPhase = 0;
+        if (rowScan >= maxScan) { rowScan = 0; rowAddr += lineOffset; } else rowScan++;
+      }
+      if (sl === lc) {
+        rowAddr = 0;
+        rowScan = 0;
+        dsPhase = 0;
+        if (panReset) pan = 0;
       }
     }
     return this.result(this.lineRects(h, w), null);
+  }
+
+  /** VRAM address and pel panning each surface line was last drawn from (-1: not yet). */
+  private lineAddr = new Int32Array(0);
+  private linePan = new Int8Array(0);
+
+  /** One graphics line of `w` pixels from VRAM byte `a` (addresses wrap at the end of VRAM), shifted left `pan` pixels. */
+  private drawGraphicsLine(kind: 2 | 4 | 8, px: Uint32Array, o: number, w: number, a: number, pan: number,
+    planeMask: number, pal: Uint32Array, pelMask: number): void {
+    const vram = this.vram.bytes;
+    const size = vram.length;
+    if (kind === 8) {
+      // 256 colours: pel panning counts pixel pairs (values 0, 2, 4, 6 shift 0-3 pixels).
+      const s = a + (pan >> 1);
+      for (let x = 0; x < w; x++) px[o++] = pal[vram[(s + x) % size]! & pelMask]!;
+      return;
+    }
+    let group = -1, d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+    for (let x = 0; x < w; x++) {
+      const q = x + pan;
+      const g = q >> 3;
+      if (g !== group) {
+        group = g;
+        const b = (a + g * 4) % size;
+        const data = (vram[b]! | (vram[(b + 1) % size]! << 8) | (vram[(b + 2) % size]! << 16) | (vram[(b + 3) % size]! << 24)) & planeMask;
+        d0 = data & 0xff; d1 = (data >>> 8) & 0xff; d2 = (data >>> 16) & 0xff; d3 = data >>> 24;
+      }
+      const i = q & 7;
+      let c: number;
+      if (kind === 4) {
+        const bit = 7 - i;
+        c = ((d0 >> bit) & 1) | (((d1 >> bit) & 1) << 1) | (((d2 >> bit) & 1) << 2) | (((d3 >> bit) & 1) << 3);
+      } else {
+        // CGA interleave (GR05 bit 5): 2-bit pixels, the first four from the even byte (planes 0
+        // and 2), the next four from the odd one (planes 1 and 3), leftmost in the high bits.
+        const bit = 6 - 2 * (i & 3);
+        const lo = i < 4 ? d0 : d1, hi = i < 4 ? d2 : d3;
+        c = ((lo >> bit) & 3) | (((hi >> bit) & 3) << 2);
+      }
+      px[o++] = pal[c]!;
+    }
   }
 
   // ---- linear VBE modes ----------------------------------------------------------------------
@@ -347,6 +469,22 @@ export class VgaRenderer {
 function verticalDisplayEnd(cr: Uint8Array): number {
   const ov = cr[CR_OVERFLOW]!;
   return (cr[CR_V_DISPLAY_END]! | ((ov & 0x02) << 7) | ((ov & 0x40) << 3)) + 1;
+}
+
+/** The line compare scan line: CR18, bit 8 in CR07 bit 4, bit 9 in CR09 bit 6. */
+function lineCompare(cr: Uint8Array): number {
+  return cr[CR_LINE_COMPARE]! | ((cr[CR_OVERFLOW]! & 0x10) << 4) | ((cr[CR_MAX_SCAN_LINE]! & 0x40) << 3);
+}
+
+/** The start address (CR0C high, CR0D low), in character positions. */
+function startAddress(cr: Uint8Array): number {
+  return (cr[CR_START_ADDR_HI]! << 8) | cr[CR_START_ADDR_LO]!;
+}
+
+/** Plane enable bits (AR12) as a mask over the four plane bytes of a VRAM word. */
+const EXPAND4_MASK = new Int32Array(16);
+for (let i = 0; i < 16; i++) {
+  EXPAND4_MASK[i] = (i & 1 ? 0xff : 0) | (i & 2 ? 0xff00 : 0) | (i & 4 ? 0xff0000 : 0) | (i & 8 ? 0xff000000 : 0);
 }
 
 /** A 6-bit DAC value as 8 bits, the way QEMU widens it (its low bit fills the two new ones), so frames match QEMU's. */

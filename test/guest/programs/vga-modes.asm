@@ -4,15 +4,11 @@
 ; window, which is linear byte 65536: (256,102). After each step it prints a marker on COM1 and
 ; waits for a byte from the host (interrupts off, so SeaBIOS's serial console does not take it);
 ; at the end it leaves through isa-debug-exit with 0x2d. A failed VBE call exits with 0x01.
+%include "vga-serial.inc"
 bits 16
 org 0x7c00
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    sti
+    BOOT_START
     mov ax, 0x0013
     int 0x10
     cli
@@ -53,32 +49,7 @@ fail:
     out 0xf4, al
     hlt
 
-puts:
-    lodsb
-    test al, al
-    jz .ret
-    mov ah, al
-    mov dx, 0x3fd
-.wait:
-    in al, dx
-    test al, 0x20
-    jz .wait
-    mov dx, 0x3f8
-    mov al, ah
-    out dx, al
-    jmp puts
-.ret:
-    ret
-
-getc:
-    mov dx, 0x3fd
-.wait:
-    in al, dx
-    test al, 0x01
-    jz .wait
-    mov dx, 0x3f8
-    in al, dx
-    ret
+SERIAL_ROUTINES
 
 msg13: db "VGA-MODE13-DRAWN", 13, 10, 0
 msgvbe: db "VGA-VBE101-DRAWN", 13, 10, 0
