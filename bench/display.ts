@@ -3,7 +3,7 @@
 // whole linear framebuffer in a loop, booted by SeaBIOS from an IDE disk under `hvm run --vga std
 // --vnc` and `qemu-system-i386 -M pc -vga std -vnc` (same card, same VNC, same RAM, the soft CPU
 // against TCG — and hvm KVM against QEMU KVM where /dev/kvm opens). A raw RFB client asks for
-// 32-bpp true colour and Raw (then zlib) encoding, keeps one incremental FramebufferUpdateRequest
+// 32-bpp true colour and Raw (then zlib) encoding (CopyRect listed too, as viewers do), keeps one incremental FramebufferUpdateRequest
 // outstanding, and over a fixed window counts full-screen frames (updates covering >= 90% of the
 // screen) and bytes, while the VMM's host CPU time (utime + stime of its process tree, from
 // /proc) gives CPU ms per frame.
@@ -30,6 +30,7 @@ const HEIGHT = 768;
 const MEMORY_MIB = 64;
 const ENCODINGS: Record<string, number> = { raw: 0, zlib: 6 };
 const ENC_DESKTOP_SIZE = -223;
+const ENC_COPY_RECT = 1;
 
 /** The counting RFB client: parses the server's stream without decoding pixels. */
 class FrameCounter {
@@ -142,7 +143,8 @@ class FrameCounter {
     pf[4] = 32; pf[5] = 24; pf[6] = 0; pf[7] = 1;
     pf.writeUInt16BE(255, 8); pf.writeUInt16BE(255, 10); pf.writeUInt16BE(255, 12);
     pf[14] = 16; pf[15] = 8; pf[16] = 0;
-    const encs = [encoding, ENC_DESKTOP_SIZE];
+    // CopyRect too, as every viewer lists it (QEMU never sends it; hvm looks for moved rows).
+    const encs = [encoding, ENC_COPY_RECT, ENC_DESKTOP_SIZE];
     const se = Buffer.alloc(4 + 4 * encs.length);
     se[0] = 2;
     se.writeUInt16BE(encs.length, 2);
@@ -202,6 +204,7 @@ class FrameCounter {
             this.area += w * h;
             this.skipEndsRect = true;
             if (enc === 0) { this.skipLeft = w * h * 4; this.state = 'skip'; } else if (enc === 6) this.state = 'zlen';
+            else if (enc === ENC_COPY_RECT) { this.skipLeft = 4; this.state = 'skip'; }
             else throw new Error(`unexpected encoding ${enc}`);
             break;
           }

@@ -85,3 +85,17 @@ test('keysyms: US layout, shifted symbols, function and modifier keys', () => {
   assert.deepEqual(keysymToKey(0xff13), { code: 0xe11d45, shifted: false }, 'Pause');
   assert.equal(keysymToKey(0x20ac), null, 'Euro sign: no US key');
 });
+
+test('32-bpp formats other than the server\'s: the word path equals the byte path, aligned or not', () => {
+  const frame = Uint32Array.from({ length: 7 * 5 }, (_, i) => (i * 0x0a1b2c3d) & 0xffffff);
+  for (const f of [fmt({ redShift: 0, blueShift: 16 }), fmt({ redShift: 24, greenShift: 16, blueShift: 8 })]) {
+    const c = new PixelConverter(f);
+    const aligned = Buffer.alloc(4 + 3 * 2 * 4);
+    const unaligned = Buffer.alloc(1 + 3 * 2 * 4);
+    assert.equal(c.rect(frame, 7, 2, 1, 3, 2, aligned, 4), aligned.length);
+    assert.equal(c.rect(frame, 7, 2, 1, 3, 2, unaligned, 1), unaligned.length);
+    assert.equal(aligned.subarray(4).toString('hex'), unaligned.subarray(1).toString('hex'));
+    const want = [9, 10, 11, 16, 17, 18].map((i) => { const v = Buffer.alloc(4); v.writeUInt32LE(c.pixel(frame[i]!)); return v.toString('hex'); }).join('');
+    assert.equal(aligned.subarray(4).toString('hex'), want);
+  }
+});

@@ -45,6 +45,8 @@ export const ENC_RAW = 0;
 export const ENC_COPY_RECT = 1;
 export const ENC_ZLIB = 6;
 export const ENC_DESKTOP_SIZE = -223;
+/** CompressLevel pseudo-encodings -256..-247 (the RFB community specification): zlib level 0..9. */
+export const ENC_COMPRESS_LEVEL_0 = -256;
 
 /** Encodings one SetEncodings may list before the client is judged hostile. */
 export const MAX_ENCODINGS = 1024;
@@ -129,6 +131,8 @@ export function parseClientMessage(b: Buffer): { msg: ClientMessage; bytes: numb
   }
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Converts 0x00RRGGBB pixels into one client pixel format, by per-channel lookup tables. */
 export class PixelConverter {
   readonly bytesPerPixel: number;
@@ -161,6 +165,8 @@ export class PixelConverter {
     const bpp = this.bytesPerPixel;
     if (this.identity) {
       const src = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+      // Whole rows are one run of memory: one copy.
+      if (x === 0 && w === stride) return off + src.copy(out, off, y * stride * 4, (y + h) * stride * 4);
       for (let row = 0; row < h; row++) {
         const start = ((y + row) * stride + x) * 4;
         src.copy(out, off, start, start + w * 4);
@@ -169,6 +175,19 @@ export class PixelConverter {
       return off;
     }
     const be = this.format.bigEndian;
+    if (bpp === 4 && !be && (out.byteOffset + off) % 4 === 0 && LITTLE_ENDIAN_HOST) {
+      // 32 bpp in another channel order (BGR, say): whole words through a view, no per-byte writes.
+      const o32 = new Uint32Array(out.buffer, out.byteOffset + off, w * h);
+      const r = this.r, g = this.g, b = this.b;
+      let k = 0;
+      for (let row = 0; row < h; row++) {
+        for (let i = (y + row) * stride + x, end = i + w; i < end; i++) {
+          const p = pixels[i]!;
+          o32[k++] = r[(p >>> 16) & 0xff]! | g[(p >>> 8) & 0xff]! | b[p & 0xff]!;
+        }
+      }
+      return off + w * h * 4;
+    }
     for (let row = 0; row < h; row++) {
       let i = (y + row) * stride + x;
       for (let col = 0; col < w; col++, i++) {

@@ -19,6 +19,8 @@ class FakeDisplay implements VncTarget {
     for (let r = y; r < y + h; r++) this.pixels.fill(rgb, r * this.width + x, r * this.width + x + w);
     this.pending.push(x, y, w, h);
   }
+  /** Reports the rectangle as changed without painting (the test wrote the pixels itself). */
+  touch(x: number, y: number, w: number, h: number): void { this.pending.push(x, y, w, h); }
   resize(w: number, h: number): void {
     this.width = w; this.height = h;
     this.pixels = new Uint32Array(w * h);
@@ -255,4 +257,187 @@ test('a client that floods requests and never reads gets a bounded backlog', asy
     good.close();
     sock.destroy();
   });
+});
+
+/** A small deterministic PRNG (mulberry32), so a failing randomized run can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fills rows [y0, y1) like a text console: glyph-ish runs on a background, some blank rows. */
+function textRows(d: FakeDisplay, y0: number, y1: number, rnd: () => number): void {
+  for (let y = y0; y < y1; y++) {
+    const row = d.pixels.subarray(y * d.width, (y + 1) * d.width);
+    row.fill(0x00000000);
+    if (y % 16 < 2 || rnd() < 0.15) continue; // the gaps between lines, and empty lines
+    const len = Math.floor(rnd() * d.width);
+    for (let x = 0; x < len; x++) if (rnd() < 0.4) row[x] = 0x00aaaaaa;
+  }
+}
+
+/** Scrolls rows [top, bottom) of the screen by dy (positive: content moves up, as a console), new rows drawn. */
+function scroll(d: FakeDisplay, top: number, bottom: number, dy: number, rnd: () => number): void {
+  const w = d.width;
+  if (dy > 0) {
+    d.pixels.copyWithin(top * w, (top + dy) * w, bottom * w);
+    textRows(d, bottom - dy, bottom, rnd);
+  } else {
+    d.pixels.copyWithin((top - dy) * w, top * w, (bottom + dy) * w);
+    textRows(d, top, top - dy, rnd);
+  }
+  d.touch(0, top, w, bottom - top);
+}
+
+const sameFrame = (c: RfbClient, d: FakeDisplay, what: string): void => {
+  assert.deepEqual([c.screen.width, c.screen.height], [d.width, d.height], what);
+  let diff = 0;
+  for (let i = 0; i < d.pixels.length; i++) if (c.screen.pixels[i] !== d.pixels[i]) diff++;
+  assert.equal(diff, 0, `${what}: ${diff} pixels differ`);
+};
+
+test('CopyRect: console scrolls by various distances, up and down, arrive as a copy plus the new rows', async () => {
+  await withServer(async (d, s) => {
+    d.resize(320, 200);
+    const rnd = prng(1);
+    textRows(d, 0, 200, rnd);
+    const c = await RfbClient.connect(s.port);
+    c.setEncodings([1, 0, -223]);
+    c.requestUpdate(false);
+    await c.readUpdate();
+    sameFrame(c, d, 'first frame');
+    for (const dy of [16, 1, -16, -1, 48, -100, 150, 199 - 8]) {
+      const copies = c.copyRects;
+      const bytes = c.bytesReceived;
+      scroll(d, 0, 200, dy, rnd);
+      c.requestUpdate(true);
+      await c.readUpdate();
+      sameFrame(c, d, `scroll by ${dy}`);
+      assert.equal(c.copyRects, copies + 1, `scroll by ${dy}: one CopyRect`);
+      // The copy replaces (200 - |dy|) rows of 320 pixels; the new rows go raw.
+      assert.ok(c.bytesReceived - bytes <= 4 + 16 + 12 * 2 + Math.abs(dy) * 320 * 4, `scroll by ${dy}: ${c.bytesReceived - bytes} bytes`);
+    }
+    // A scroll region (rows 20-180) with static lines around it, and a request for part of the screen.
+    scroll(d, 20, 180, 32, rnd);
+    c.requestUpdate(true);
+    await c.readUpdate();
+    sameFrame(c, d, 'scroll region');
+    // The same pixels reported as changed: nothing moved, nothing sent; the request waits for a real change.
+    const copies = c.copyRects;
+    const bytes = c.bytesReceived;
+    d.touch(0, 0, 320, 200);
+    c.requestUpdate(true);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.bytesReceived, bytes, 'no update for a screen redrawn the same');
+    d.touch(0, 0, 320, 200);
+    d.paint(5, 100, 2, 1, 0x00123456);
+    await c.readUpdate();
+    sameFrame(c, d, 'identity, then one change');
+    assert.equal(c.copyRects, copies, 'no CopyRect for an unchanged screen');
+    assert.equal(c.bytesReceived - bytes, 4 + 12 + 320 * 4, 'only the changed row is sent');
+    c.close();
+  });
+});
+
+test('CopyRect only for clients that list it; zlib clients get it too', async () => {
+  await withServer(async (d, s) => {
+    d.resize(256, 128);
+    const rnd = prng(2);
+    textRows(d, 0, 128, rnd);
+    const plain = await RfbClient.connect(s.port);
+    plain.setEncodings([0]);
+    const z = await RfbClient.connect(s.port);
+    z.setEncodings([6, 1]);
+    for (const c of [plain, z]) { c.requestUpdate(false); await c.readUpdate(); }
+    scroll(d, 0, 128, 16, rnd);
+    for (const c of [plain, z]) { c.requestUpdate(true); await c.readUpdate(); sameFrame(c, d, 'after the scroll'); }
+    assert.equal(plain.copyRects, 0, 'a client without CopyRect in SetEncodings gets none');
+    assert.equal(z.copyRects, 1, 'a zlib client that lists CopyRect gets one');
+    plain.close();
+    z.close();
+  });
+});
+
+for (const [seed, encoding] of [[7, 0], [11, 6]] as const) {
+  test(`CopyRect randomized (seed ${seed}, ${encoding === 0 ? 'Raw' : 'zlib'}): scrolls, paints, partial requests and pixel format changes decode to the frame exactly`, async () => {
+    await withServer(async (d, s) => {
+      d.resize(200, 150);
+      const rnd = prng(seed);
+      const int = (n: number): number => Math.floor(rnd() * n);
+      textRows(d, 0, 150, rnd);
+      const c = await RfbClient.connect(s.port);
+      c.setEncodings([1, encoding, -223]);
+      c.requestUpdate(false);
+      await c.readUpdate();
+      for (let step = 0; step < 150; step++) {
+        const op = int(5);
+        if (op <= 1) {
+          const top = int(100);
+          const bottom = top + 20 + int(150 - top - 20 + 1);
+          const dy = (1 + int(bottom - top - 1)) * (int(2) === 0 ? 1 : -1);
+          scroll(d, top, bottom, dy, rnd);
+        } else if (op === 2) {
+          const x = int(200); const y = int(150);
+          d.paint(x, y, Math.min(1 + int(60), 200 - x), Math.min(1 + int(60), 150 - y), int(0x1000000));
+          if (int(4) === 0) {
+            // SetPixelFormat (the same 32-bpp format): the server must forget what the client holds.
+            const pf = Buffer.from([0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
+            c.socket.write(pf);
+          }
+        } else if (op === 3) {
+          const y = int(150);
+          d.pixels.fill(int(0x1000000), y * 200, y * 200 + int(200));
+          d.touch(0, y, 200, 1);
+        } else {
+          // Part of the screen: what is outside stays owed and comes with a later full request.
+          const y = int(140);
+          const b = Buffer.alloc(10);
+          b[0] = 3; b[1] = 1;
+          b.writeUInt16BE(y, 4); b.writeUInt16BE(200, 6); b.writeUInt16BE(1 + int(150 - y), 8);
+          d.paint(0, y, 200, 1, (d.pixels[y * 200]! + 1) & 0xffffff); // a change inside the area
+          c.socket.write(b);
+          await c.readUpdate();
+          continue;
+        }
+        d.paint(0, 0, 1, 1, (d.pixels[0]! + 1) & 0xffffff); // always something to send
+        c.requestUpdate(true);
+        await c.readUpdate();
+        sameFrame(c, d, `step ${step} (op ${op})`);
+      }
+      assert.ok(c.copyRects > 20, `${c.copyRects} CopyRects`);
+      c.close();
+    });
+  });
+}
+
+test('updates come at the refresh cadence, each gathering what the guest drew meanwhile', async () => {
+  const d = new FakeDisplay();
+  // A guest that draws all the time: every refresh finds a new row.
+  let n = 0;
+  const target: VncTarget = {
+    refreshDisplay: (full) => { d.paint(0, n % 48, 64, 1, n + 1); n++; return d.refreshDisplay(full); },
+    sendKey: () => undefined, sendPointer: () => undefined,
+  };
+  const s = await VncServer.listen(target, { port: 0, pollMs: 40 });
+  try {
+    const c = await RfbClient.connect(s.port);
+    c.setEncodings([6, 1, -256 + 9]);
+    c.requestUpdate(false);
+    await c.readUpdate();
+    const t0 = Date.now();
+    let updates = 0;
+    while (Date.now() - t0 < 600) { c.requestUpdate(true); await c.readUpdate(); updates++; }
+    // 600 ms at one refresh period per update: about 15, never one per request answered at once.
+    assert.ok(updates >= 6 && updates <= 600 / 40 + 2, `${updates} updates in 600 ms`);
+    assert.ok(d.refreshes <= 2 + updates * (1 + 12 / 3), `${d.refreshes} refreshes for ${updates} updates (gathering is bounded)`);
+    c.close();
+  } finally {
+    await s.close();
+  }
 });

@@ -4,8 +4,9 @@
 // rectangles, so one slow client never makes another miss a change.
 //
 // Encodings: Raw, zlib (encoding 6; one zlib stream per connection, as the RFB community
-// specification's "ZLIB" section requires) and the DesktopSize pseudo-encoding when the guest changes mode. CopyRect is not
-// sent: hvm cannot tell a guest's copy from a redraw cheaply.
+// specification's "ZLIB" section requires), CopyRect for rows that moved (a scrolling console;
+// vnc-scroll.ts finds them against a copy of what the client was sent) and the DesktopSize
+// pseudo-encoding when the guest changes mode. Updates are built in one buffer (vnc-encode.ts).
 //
 // A client that sends something hvm cannot accept (an unknown message, a huge cut text, a
 // colour-map pixel format, too many encodings) is closed, alone; the VM never notices.
@@ -15,12 +16,14 @@ import zlib from 'node:zlib';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DisplayFrame } from '../devices/display/frame.js';
 import { vncAuthResponse } from './des.js';
-import { isShiftKeysym, keysymToKey, SC_LSHIFT } from './vnc-keysym.js';
+import { VncInput } from './vnc-input.js';
 import {
-  ENC_DESKTOP_SIZE, ENC_RAW, ENC_ZLIB, PixelConverter, PROTOCOL_VERSION, ProtocolError, SEC_NONE, SEC_RESULT_FAILED,
-  SEC_RESULT_OK, SEC_VNC_AUTH, SERVER_FORMAT, VERSION_BYTES, VNC_CHALLENGE_BYTES, parseClientMessage, reasonString,
-  rectHeader, serverInit, updateHeader, type ClientMessage,
+  ENC_COMPRESS_LEVEL_0, ENC_COPY_RECT, ENC_DESKTOP_SIZE, ENC_RAW, ENC_ZLIB, PixelConverter, PROTOCOL_VERSION, ProtocolError,
+  SEC_NONE, SEC_RESULT_FAILED, SEC_RESULT_OK, SEC_VNC_AUTH, SERVER_FORMAT, VERSION_BYTES, VNC_CHALLENGE_BYTES,
+  parseClientMessage, reasonString, rectHeader, serverInit, updateHeader, type ClientMessage,
 } from './vnc-protocol.js';
+import { bounds, ClientShadow, contains, intersect, withoutRows, type Rect, type RowMove } from './vnc-scroll.js';
+import { deflateFlushed, rawUpdate, rectPixels, zlibRectHeader, ZLIB_LEVEL_DEFAULT } from './vnc-encode.js';
 
 /** What the server drives: the Vm, or a fake in tests. */
 export interface VncTarget {
@@ -54,6 +57,14 @@ const PLACEHOLDER_WIDTH = 640;
 const PLACEHOLDER_HEIGHT = 480;
 /** How often a client with an outstanding request gets a refresh (ms), as QEMU's 30 ms display refresh. */
 const POLL_MS_DEFAULT = 30;
+/**
+ * While each refresh finds more changed (the guest is drawing), the server looks again after
+ * DEFER_STEP_MS, for up to DEFER_MAX_MS, and sends once: one update of a whole redraw rather
+ * than a torn slice of it (libvncserver's deferUpdateTime, TigerVNC's DeferUpdate). A still
+ * screen costs one more refresh, DEFER_STEP_MS after a change.
+ */
+const DEFER_STEP_MS = 3;
+const DEFER_MAX_MS = 12;
 /** A client that has not finished the handshake in this long is closed (ms). */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Bytes a client may have sent that do not yet form a message. */
@@ -65,21 +76,13 @@ const MAX_CLIENTS = 16;
  * later requests replace it), so a client flooding requests cannot grow hvm's memory.
  */
 const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
+/** Screens bigger than this (a guest may set 4096x4096) get no CopyRect: the copy of what each client holds is bounded. */
+const MAX_SHADOW_PIXELS = 2560 * 1600;
+/** Raw updates at least this big keep their buffer for the next one. */
+const SCRATCH_MIN_BYTES = 64 * 1024;
 /** Dirty rectangles kept per client before they are merged into their bounding box. */
 const MAX_DIRTY_RECTS = 64;
 
-// RFB pointer buttons (§7.5.5): bits 0-2 left, middle, right; 3 and 4 the wheel up and down.
-const RFB_LEFT = 0x01;
-const RFB_MIDDLE = 0x02;
-const RFB_RIGHT = 0x04;
-const RFB_WHEEL_UP = 0x08;
-const RFB_WHEEL_DOWN = 0x10;
-// The Vm's buttons (DISPLAY-SPEC): bit 0 left, 1 right, 2 middle.
-const VM_LEFT = 1;
-const VM_RIGHT = 2;
-const VM_MIDDLE = 4;
-
-interface Rect { x: number; y: number; w: number; h: number }
 
 const enum Phase { Version, Security, Auth, ClientInit, Normal, Closed }
 
@@ -91,8 +94,14 @@ export class VncServer {
   private readonly clients = new Set<VncClient>();
   private screen: Screen = placeholder();
   private refreshing = false;
+  /** Frames are being gathered: clients send when the gathering ends. */
+  private deferring = false;
   private firstRefresh = true;
+  /** The next refresh, while some client waits for an update. */
   private timer: NodeJS.Timeout | null = null;
+  /** When the last refresh started (performance.now() ms). */
+  private lastRefresh = -Infinity;
+  private readonly pollMs: number;
   private closed = false;
   private readonly listener = (f: DisplayFrame): void => this.onFrame(f);
   /** True when frames arrive through the target's event rather than as refresh results. */
@@ -103,6 +112,7 @@ export class VncServer {
 
   private constructor(private readonly target: VncTarget, private readonly server: net.Server,
                       readonly options: Readonly<VncServerOptions>) {
+    this.pollMs = options.pollMs ?? POLL_MS_DEFAULT;
     this.subscribed = typeof target.on === 'function' && typeof target.off === 'function';
     if (this.subscribed) target.on!('display-frame', this.listener);
   }
@@ -117,8 +127,6 @@ export class VncServer {
       server.listen(options.port, options.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
     });
     server.on('error', () => undefined);
-    vnc.timer = setInterval(() => vnc.tick(), options.pollMs ?? POLL_MS_DEFAULT);
-    vnc.timer.unref();
     return vnc;
   }
 
@@ -132,7 +140,7 @@ export class VncServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     if (this.subscribed) this.target.off!('display-frame', this.listener);
     for (const c of this.clients) c.close();
     this.clients.clear();
@@ -153,8 +161,21 @@ export class VncServer {
   /** @internal The current framebuffer. */
   get current(): Screen { return this.screen; }
 
-  /** @internal A client wants a frame soon (a request arrived, or it just connected). */
-  kick(): void { this.tick(); }
+  /**
+   * @internal A client wants a frame. Frames are fetched at most every pollMs, as QEMU's display
+   * refresh: a request answered at once would catch the guest mid-drawing and send a sliver.
+   */
+  kick(): void { this.schedule(); }
+
+  /** Arms the next refresh, pollMs after the last one, if some client is waiting. */
+  private schedule(): void {
+    if (this.closed || this.refreshing || this.timer !== null) return;
+    let waiting = false;
+    for (const c of this.clients) if (c.waiting) waiting = true;
+    if (!waiting) return;
+    const delay = Math.max(0, this.lastRefresh + this.pollMs - performance.now());
+    this.timer = setTimeout(() => { this.timer = null; this.tick(); }, delay);
+  }
 
   /** Fetches a frame if some client is waiting for one. */
   private tick(): void {
@@ -163,16 +184,38 @@ export class VncServer {
     for (const c of this.clients) if (c.waiting) waiting = true;
     if (!waiting) return;
     this.refreshing = true;
-    const full = this.firstRefresh;
-    this.firstRefresh = false;
-    this.target.refreshDisplay(full).then((f) => { if (!this.subscribed) this.onFrame(f); }, () => undefined)
-      .finally(() => { this.refreshing = false; });
+    this.lastRefresh = performance.now();
+    void this.gather().finally(() => { this.refreshing = false; this.schedule(); });
+  }
+
+  /** Refreshes until the guest stops drawing (bounded by DEFER_MAX_MS), then lets the clients send. */
+  private async gather(): Promise<void> {
+    const t0 = performance.now();
+    this.deferring = true;
+    try {
+      let area = 0;
+      for (;;) {
+        const full = this.firstRefresh;
+        this.firstRefresh = false;
+        const f = await this.target.refreshDisplay(full);
+        if (!this.subscribed) this.onFrame(f);
+        let changed = 0;
+        for (let i = 0; i + 3 < f.rects.length; i += 4) changed += f.rects[i + 2]! * f.rects[i + 3]!;
+        area += changed;
+        if (this.closed || changed === 0 || area >= f.width * f.height || performance.now() - t0 + DEFER_STEP_MS > DEFER_MAX_MS) break;
+        await new Promise((r) => setTimeout(r, DEFER_STEP_MS));
+      }
+    } catch { /* the VM has stopped: keep the last screen */ } finally {
+      this.deferring = false;
+    }
+    for (const c of this.clients) c.pump();
   }
 
   /** @internal Fetches one frame now (a new client needs the size for ServerInit). */
   async refreshNow(): Promise<void> {
     if (this.refreshing) return;
     this.refreshing = true;
+    this.lastRefresh = performance.now();
     try {
       const full = this.firstRefresh;
       this.firstRefresh = false;
@@ -180,6 +223,7 @@ export class VncServer {
       if (!this.subscribed) this.onFrame(f);
     } catch { /* the VM has stopped: keep the last screen */ } finally {
       this.refreshing = false;
+      this.schedule();
     }
   }
 
@@ -195,7 +239,7 @@ export class VncServer {
       this.screen = { ...s, pixels: f.pixels };
       for (const c of this.clients) c.addDirty(f.rects);
     }
-    for (const c of this.clients) c.pump();
+    if (!this.deferring) for (const c of this.clients) c.pump();
   }
 
   private setScreen(s: Screen): void {
@@ -221,6 +265,15 @@ class VncClient {
   private useZlib = false;
   private desktopSize = false;
   private deflate: zlib.Deflate | null = null;
+  /** zlib level for a new stream: the client's CompressLevel pseudo-encoding, else fast. */
+  private zlibLevel = ZLIB_LEVEL_DEFAULT;
+  /** The client listed CopyRect; then `shadow` is what it was sent. */
+  private copyRect = false;
+  private shadow: ClientShadow | null = null;
+  /** The buffer of the last big Raw update, reused for the next. */
+  private scratch: Buffer | null = null;
+  /** The pixels of the last zlib update, reused for the next. */
+  private zlibScratch: Buffer | null = null;
   /** The outstanding FramebufferUpdateRequest, if any (later requests replace earlier ones). */
   private request: { incremental: boolean; x: number; y: number; w: number; h: number } | null = null;
   private dirty: Rect[] = [];
@@ -229,12 +282,12 @@ class VncClient {
   private height = 0;
   private resizePending = false;
   private sending = false;
-  private pointer: { x: number; y: number; buttons: number } | null = null;
-  private shiftsDown = 0;
+  private readonly keyboardMouse: VncInput;
   private readonly handshakeTimer: NodeJS.Timeout;
 
   constructor(private readonly server: VncServer, private readonly socket: net.Socket, private readonly target: VncTarget,
               private readonly password: string | null, private readonly name: string) {
+    this.keyboardMouse = new VncInput(target);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => this.close());
     socket.on('drain', () => this.pump());
@@ -389,6 +442,7 @@ class VncClient {
     this.width = s.width;
     this.height = s.height;
     this.send(serverInit(s.width, s.height, this.name));
+    this.resetShadow();
     this.dirty = [];
     this.resizePending = false;
     this.pump();
@@ -396,12 +450,20 @@ class VncClient {
 
   private handle(m: ClientMessage): void {
     switch (m.type) {
-      case 'set-pixel-format': this.converter = new PixelConverter(m.format); break;
+      case 'set-pixel-format':
+        this.converter = new PixelConverter(m.format);
+        // What the client holds is in the old format: nothing of it may be copied any more.
+        this.shadow?.forget();
+        break;
       case 'set-encodings': {
         this.desktopSize = m.encodings.includes(ENC_DESKTOP_SIZE);
         // The first encoding the client lists that hvm can send is the one it prefers.
         const first = m.encodings.find((e) => e === ENC_RAW || e === ENC_ZLIB);
         this.useZlib = first === ENC_ZLIB;
+        const level = m.encodings.find((e) => e >= ENC_COMPRESS_LEVEL_0 && e <= ENC_COMPRESS_LEVEL_0 + 9);
+        if (level !== undefined) this.zlibLevel = level - ENC_COMPRESS_LEVEL_0;
+        const copyRect = m.encodings.includes(ENC_COPY_RECT);
+        if (copyRect !== this.copyRect) { this.copyRect = copyRect; this.resetShadow(); }
         break;
       }
       case 'update-request':
@@ -409,42 +471,10 @@ class VncClient {
         this.pump();
         this.server.kick();
         break;
-      case 'key': this.key(m.down, m.keysym); break;
-      case 'pointer': this.pointerEvent(m.buttons, m.x, m.y); break;
+      case 'key': this.keyboardMouse.key(m.down, m.keysym); break;
+      case 'pointer': this.keyboardMouse.pointer(m.buttons, m.x, m.y); break;
       case 'cut-text': this.skip = m.length; break;
     }
-  }
-
-  private key(down: boolean, keysym: number): void {
-    if (isShiftKeysym(keysym)) this.shiftsDown = Math.max(0, this.shiftsDown + (down ? 1 : -1));
-    const k = keysymToKey(keysym);
-    if (k === null) return;
-    // A shifted symbol typed without Shift held (clients that send characters): press Shift
-    // around the key, as a person would.
-    if (down && k.shifted && this.shiftsDown === 0) {
-      this.target.sendKey(SC_LSHIFT, true);
-      this.target.sendKey(k.code, true);
-      this.target.sendKey(SC_LSHIFT, false);
-      return;
-    }
-    this.target.sendKey(k.code, down);
-  }
-
-  private pointerEvent(mask: number, x: number, y: number): void {
-    const prev = this.pointer ?? { x, y, buttons: 0 };
-    let dz = 0;
-    const pressed = mask & ~prev.buttons;
-    if (pressed & RFB_WHEEL_UP) dz--;
-    if (pressed & RFB_WHEEL_DOWN) dz++;
-    let buttons = 0;
-    if (mask & RFB_LEFT) buttons |= VM_LEFT;
-    if (mask & RFB_RIGHT) buttons |= VM_RIGHT;
-    if (mask & RFB_MIDDLE) buttons |= VM_MIDDLE;
-    const prevButtons = ((prev.buttons & RFB_LEFT) ? VM_LEFT : 0) | ((prev.buttons & RFB_RIGHT) ? VM_RIGHT : 0) | ((prev.buttons & RFB_MIDDLE) ? VM_MIDDLE : 0);
-    const dx = x - prev.x;
-    const dy = y - prev.y;
-    this.pointer = { x, y, buttons: mask };
-    if (dx !== 0 || dy !== 0 || dz !== 0 || buttons !== prevButtons) this.target.sendPointer(dx, dy, dz, buttons);
   }
 
   /** @internal The server's framebuffer was replaced (new mode, or a new surface). */
@@ -474,6 +504,7 @@ class VncClient {
         this.width = s.width;
         this.height = s.height;
         this.send(Buffer.concat([updateHeader(1), rectHeader(0, 0, s.width, s.height, ENC_DESKTOP_SIZE)]));
+        this.resetShadow();
         this.dirty = [{ x: 0, y: 0, w: s.width, h: s.height }];
         return;
       }
@@ -482,7 +513,7 @@ class VncClient {
     const visible = { x: 0, y: 0, w: Math.min(this.width, s.width), h: Math.min(this.height, s.height) };
     const req = this.request;
     const area = intersect({ x: req.x, y: req.y, w: req.w, h: req.h }, visible);
-    if (area === null) { if (!req.incremental) { this.request = null; this.writeUpdate([], s); } return; }
+    if (area === null) { if (!req.incremental) { this.request = null; this.writeUpdate([], null, s); } return; }
     let rects: Rect[];
     if (!req.incremental) {
       rects = [area];
@@ -494,32 +525,60 @@ class VncClient {
     // Dirty rectangles wholly inside the area are sent now; the rest stay for a later request.
     this.dirty = this.dirty.filter((d) => !contains(area, d));
     this.request = null;
-    this.writeUpdate(rects.length > 16 ? [bounds(rects)] : rects, s);
+    if (rects.length > 16) rects = [bounds(rects)];
+    // Rows that moved (a scroll) go as one CopyRect when the client holds them.
+    let move: RowMove | null = null;
+    if (req.incremental && this.shadow !== null && s.width === this.width && s.height === this.height && area.x === 0 && area.w === s.width) {
+      const b = bounds(rects);
+      move = this.shadow.findMove(s.pixels, b.y, b.y + b.h);
+      if (move !== null) rects = withoutRows(rects, move.dstY, move.dstY + move.h);
+    }
+    // Rows redrawn the same as the client has them need not go again (the move changes none of these rows).
+    if (req.incremental && this.shadow !== null) {
+      const changed = this.shadow.changedParts(s.pixels, s.width, rects);
+      if (changed.length <= 16) rects = changed.filter((r, i) => !changed.some((o, j) => j !== i && contains(o, r) && (j < i || !contains(r, o))));
+      if (rects.length === 0 && move === null) { this.request = req; return; } // nothing new: the request waits
+    }
+    this.writeUpdate(rects, move, s);
   }
 
-  private writeUpdate(rects: Rect[], s: Screen): void {
+  /** A fresh shadow for the framebuffer size the client has (none unless it takes CopyRect). */
+  private resetShadow(): void {
+    const pixels = this.width * this.height;
+    this.shadow = this.copyRect && pixels > 0 && pixels <= MAX_SHADOW_PIXELS ? new ClientShadow(this.width, this.height) : null;
+  }
+
+  private writeUpdate(rects: Rect[], move: RowMove | null, s: Screen): void {
+    // With a shadow the pixels go through it, so it holds exactly what the client is sent even
+    // if the renderer writes the surface meanwhile.
+    let src = s.pixels;
+    let stride = s.width;
+    const shadow = this.shadow;
+    if (shadow !== null) {
+      if (move !== null) shadow.move(move);
+      for (const r of rects) shadow.store(s.pixels, s.width, r);
+      src = shadow.pixels;
+      stride = shadow.width;
+    }
     const conv = this.converter;
-    const raws = rects.map((r) => {
-      const buf = Buffer.alloc(r.w * r.h * conv.bytesPerPixel);
-      conv.rect(s.pixels, s.width, r.x, r.y, r.w, r.h, buf, 0);
-      return buf;
-    });
     if (!this.useZlib) {
-      const parts: Buffer[] = [updateHeader(rects.length)];
-      rects.forEach((r, i) => parts.push(rectHeader(r.x, r.y, r.w, r.h, ENC_RAW), raws[i]!));
-      this.send(Buffer.concat(parts));
+      // The last update's buffer again once the socket has written all of it.
+      const out = rawUpdate(conv, src, stride, move, rects, this.width, this.socket.writableLength === 0 ? this.scratch : null);
+      if (out.buffer !== this.scratch?.buffer && out.length >= SCRATCH_MIN_BYTES) this.scratch = out;
+      this.send(out);
       return;
     }
+    // No compression is running (`sending` is false): the last update's pixel buffer is free.
+    const { buffer, views: raws } = rectPixels(conv, src, stride, rects, this.zlibScratch);
+    if (buffer !== this.zlibScratch && buffer.length >= SCRATCH_MIN_BYTES) this.zlibScratch = buffer;
     this.sending = true;
     void (async () => {
       try {
-        const parts: Buffer[] = [updateHeader(rects.length)];
+        const parts: Buffer[] = [updateHeader(rects.length + (move !== null ? 1 : 0))];
+        if (move !== null) parts.push(rawUpdate(conv, src, stride, move, [], this.width).subarray(4));
         for (let i = 0; i < rects.length; i++) {
-          const r = rects[i]!;
           const z = await this.compress(raws[i]!);
-          const len = Buffer.alloc(4);
-          len.writeUInt32BE(z.length, 0);
-          parts.push(rectHeader(r.x, r.y, r.w, r.h, ENC_ZLIB), len, z);
+          parts.push(zlibRectHeader(rects[i]!, z.length), z);
         }
         this.send(Buffer.concat(parts));
       } catch {
@@ -531,35 +590,10 @@ class VncClient {
     })();
   }
 
-  /** Compresses one rectangle's pixels on the connection's zlib stream (sync flush, so the client can decode it now). */
+  /** Compresses one rectangle's pixels on the connection's zlib stream. */
   private compress(data: Buffer): Promise<Buffer> {
-    this.deflate ??= zlib.createDeflate();
-    const d = this.deflate;
-    return new Promise((resolve, reject) => {
-      if (this.phase === Phase.Closed) { reject(new Error('closed')); return; }
-      const chunks: Buffer[] = [];
-      const onData = (c: Buffer): void => { chunks.push(c); };
-      d.on('data', onData);
-      d.write(data);
-      d.flush(zlib.constants.Z_SYNC_FLUSH, () => { d.off('data', onData); resolve(Buffer.concat(chunks)); });
-    });
+    if (this.phase === Phase.Closed) return Promise.reject(new Error('closed'));
+    this.deflate ??= zlib.createDeflate({ level: this.zlibLevel });
+    return deflateFlushed(this.deflate, data);
   }
-}
-
-function intersect(a: Rect, b: Rect): Rect | null {
-  const x = Math.max(a.x, b.x);
-  const y = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w);
-  const y2 = Math.min(a.y + a.h, b.y + b.h);
-  return x2 > x && y2 > y ? { x, y, w: x2 - x, h: y2 - y } : null;
-}
-
-function contains(outer: Rect, r: Rect): boolean {
-  return r.x >= outer.x && r.y >= outer.y && r.x + r.w <= outer.x + outer.w && r.y + r.h <= outer.y + outer.h;
-}
-
-function bounds(rs: readonly Rect[]): Rect {
-  let x = Infinity; let y = Infinity; let x2 = -Infinity; let y2 = -Infinity;
-  for (const r of rs) { x = Math.min(x, r.x); y = Math.min(y, r.y); x2 = Math.max(x2, r.x + r.w); y2 = Math.max(y2, r.y + r.h); }
-  return { x, y, w: x2 - x, h: y2 - y };
 }

@@ -1,5 +1,5 @@
 // A small RFB client for tests (RFC 6143): handshake (None or VNC Authentication), pixel format
-// and encodings, framebuffer updates (Raw, zlib, DesktopSize) into a 0x00RRGGBB array, key and
+// and encodings, framebuffer updates (Raw, zlib, CopyRect, DesktopSize) into a 0x00RRGGBB array, key and
 // pointer events. Written independently of the server so the two check each other.
 
 import net from 'node:net';
@@ -20,9 +20,13 @@ export class RfbClient {
   updates = 0;
   /** Encodings seen in rectangles. */
   readonly encodingsSeen = new Set<number>();
+  /** CopyRect rectangles applied. */
+  copyRects = 0;
+  /** Bytes the server has sent. */
+  bytesReceived = 0;
 
   private constructor(readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake(); });
+    socket.on('data', (d: Buffer) => { this.bytesReceived += d.length; this.buf = Buffer.concat([this.buf, d]); this.wake(); });
     socket.on('close', () => { this.ended = true; this.wake(); });
     socket.on('error', () => undefined);
   }
@@ -115,6 +119,18 @@ export class RfbClient {
       this.encodingsSeen.add(enc);
       if (enc === -223) {
         this.screen = { ...this.screen, width: w, height: hh, pixels: new Uint32Array(w * hh) };
+        continue;
+      }
+      if (enc === 1) {
+        // CopyRect (RFC 6143 §7.7.2): source and destination may overlap; copy through a temporary.
+        const src = await this.read(4);
+        const sx = src.readUInt16BE(0); const sy = src.readUInt16BE(2);
+        const W = this.screen.width;
+        if (sx + w > W || sy + hh > this.screen.height || x + w > W || y + hh > this.screen.height) throw new Error('CopyRect outside the framebuffer');
+        const tmp = new Uint32Array(w * hh);
+        for (let row = 0; row < hh; row++) tmp.set(this.screen.pixels.subarray((sy + row) * W + sx, (sy + row) * W + sx + w), row * w);
+        for (let row = 0; row < hh; row++) this.screen.pixels.set(tmp.subarray(row * w, (row + 1) * w), (y + row) * W + x);
+        this.copyRects++;
         continue;
       }
       let data: Buffer;
