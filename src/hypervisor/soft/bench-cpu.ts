@@ -51,5 +51,5 @@ for (const paging of [false, true]) {
   const n = m.cpu.instructionsRetired;
   // CPU time as well as wall time: the build machine is shared, and CPU time is the steadier one.
   console.log(`paging ${paging ? 'on ' : 'off'}: ${n} instructions in ${ms.toFixed(0)} ms = ${(n / ms / 1000).toFixed(1)} MIPS ` +
-    `(${(n / cpuMs / 1000).toFixed(1)} MIPS of CPU time; ${m.cpu.blocksCompiled} blocks compiled)`);
+    `(${(n / cpuMs / 1000).toFixed(1)} MIPS of CPU time; ${m.cpu.regionsCompiled} regions compiled)`);
 }

@@ -16,7 +16,7 @@ import {
 } from './decoder.js';
 import { execBlock } from './exec.js';
 import { loadCpuState, saveCpuState } from './cpu-state.js';
-import { compileBlock, type JitFn } from './jit.js';
+import { compileRegion, type JitFn, type RegionBlock } from './jit.js';
 import { IntKind } from './transfer.js';
 import { CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, faultClass } from './defs.js';
 
@@ -66,8 +66,18 @@ const MAX_RECORDS = 1 << 19;
 const BLOCK_MAX = 64;
 const HASH_BITS = 17;
 /**
- * Instructions a cached 32-bit block runs (executions × length) before it is compiled to
- * JavaScript (jit.ts); 0 turns the compiler off. V8's optimizing compile of each generated
+ * Blocks in one compiled region at most: larger regions cost more to compile than their extra
+ * in-function branches save (measured: 16 beat 32 and 48 on bench/linux's md5 and loop).
+ */
+const MAX_REGION_BLOCKS = 16;
+/** Compiles of one code page per version of its code at most. */
+const MAX_PAGE_COMPILES = 8;
+/** A block joins its page's region once it has run this share of the compile threshold. */
+const REGION_WARM = 0.02;
+/**
+ * Instructions a cached 32-bit block runs (executions × length) before its code page is compiled
+ * to JavaScript (jit.ts: a region of the page's blocks that have run at least REGION_WARM of
+ * this); 0 turns the compiler off. V8's optimizing compile of each generated
  * function costs milliseconds, so only blocks that long loops keep hot pay for it. Measured on
  * bench/linux (quiet, back to back): 300k beats 2M (boot 9.2–9.5 s vs 10.0–11.2 s, work 8.2–8.7 s
  * vs 8.9–9.6 s) and 100k (more compiles than they repay).
@@ -124,8 +134,11 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   private readonly blkHits = new Int32Array(MAX_BLOCKS);
   /** Instructions run in a block before it is compiled; 0: the compiler is off. */
   jitThreshold = JIT_THRESHOLD;
-  /** Blocks compiled so far. */
-  blocksCompiled = 0;
+  /** Per physical page: regions compiled for its code version `pageJitGen`. */
+  private pageJits: Uint8Array;
+  private pageJitGen: Int32Array;
+  /** Regions compiled so far. */
+  regionsCompiled = 0;
   // Decoder byte source state.
   private decPageLin = 0;
   private decPageOff = 0;
@@ -142,6 +155,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     this.intc = o.intc;
     this.clock = o.clock;
     this.ins = new Int32Array(MAX_RECORDS * REC);
+    this.pageJits = new Uint8Array(this.pageGen.length);
+    this.pageJitGen = new Int32Array(this.pageGen.length);
     for (let b = 0; b < 256; b++) this.sseOps[b] = isSse0F(b) ? 1 : 0;
     this.updateCpuid();
   }
@@ -374,11 +389,40 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
       (this.blkPage2[b]! < 0 || this.page2Valid(b));
   }
 
-  /** Compiles block `b` (jit.ts); a failure (no code generation allowed) turns the compiler off. */
+  /**
+   * Compiles the code page of block `b` (jit.ts): one region of every valid 32-bit block there
+   * that has run, so jumps between them stay inside the compiled function. A page is compiled
+   * again when its blocks outside the region have run another `jitThreshold` instructions, at
+   * most MAX_PAGE_COMPILES times per version of its code. A failure (no code generation
+   * allowed) turns the compiler off.
+   */
   private compile(b: number): void {
+    const page = this.blkKey[b]! >>> 12, gen = this.pageGen[page]!;
+    const warm = this.jitThreshold * REGION_WARM;
+    if (this.pageJitGen[page] !== gen) { this.pageJitGen[page] = gen; this.pageJits[page] = 0; }
+    if (this.pageJits[page]! >= MAX_PAGE_COMPILES) return;
+    this.pageJits[page] = this.pageJits[page]! + 1;
+    // The newest valid block per offset (an evicted older copy of the same code is left out).
+    const byOff = new Map<number, number>();
+    for (let i = 0; i < this.nBlocks; i++) {
+      const k = this.blkKey[i]!;
+      if (k < 0 || k >>> 12 !== page || this.blkMode[i] !== 1 || this.blkGen[i] !== gen || this.blkPage2[i]! >= 0) continue;
+      if (this.blkHits[i]! < warm && this.blkFn[i] === null) continue;
+      byOff.set(k & 0xfff, i);
+    }
+    byOff.set(this.blkKey[b]! & 0xfff, b);
+    let members = [...byOff.values()];
+    if (members.length > MAX_REGION_BLOCKS) {
+      members.sort((x, y) => this.blkHits[y]! - this.blkHits[x]!);
+      members = members.slice(0, MAX_REGION_BLOCKS);
+      if (!members.includes(b)) members[MAX_REGION_BLOCKS - 1] = b;
+    }
+    const blocks: RegionBlock[] = members.map((i) => ({ p: this.blkStart[i]!, n: this.blkCount[i]!, off: this.blkKey[i]! & 0xfff }));
     try {
-      this.blkFn[b] = compileBlock(this, this.blkStart[b]!, this.blkCount[b]!);
-      if (this.blkFn[b] !== null) this.blocksCompiled++;
+      const fn = compileRegion(this, blocks);
+      if (fn === null) return;
+      for (const i of members) this.blkFn[i] = fn;
+      this.regionsCompiled++;
     } catch {
       this.jitThreshold = 0;
     }

@@ -113,7 +113,7 @@ test('compiled blocks match the interpreter on generated integer programs', () =
     const b = machine(image);
     b.cpu.jitThreshold = 1;
     runTo(b);
-    assert.ok(b.cpu.blocksCompiled > 0, 'something compiled');
+    assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
     assert.deepEqual(snapshot(b), snapshot(a), `seed ${seed * 7919}`);
   }
 });
@@ -154,9 +154,60 @@ test('a fault in the middle of a compiled block leaves the state after the previ
     const m = machine(image);
     m.cpu.jitThreshold = th;
     runTo(m);
-    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.blocksCompiled };
+    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
   });
   assert.equal(results[0]!.vec, 13);
   assert.ok(results[1]!.compiled > 0);
   assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
+});
+
+test('a compiled region (loops over several blocks, near calls, code it rewrites) matches the interpreter', () => {
+  // One page of code: a loop whose body branches, calls a function in the same page through a
+  // direct and an indirect call, and on its fifth pass rewrites the immediate of an instruction
+  // further on in the loop (the region must leave and run the new code).
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      mov ecx, 0
+      mov ebx, 7
+      mov esi, 0
+      mov dword [0x2f004], fn
+    again:
+      test ecx, 1
+      jz even
+      add ebx, ecx
+      jmp joined
+    even:
+      xor ebx, 0x55
+      call fn
+    joined:
+      call [0x2f004]
+      cmp ecx, 5
+      jne no_patch
+      mov dword [patched + 1], 1000
+    no_patch:
+    patched:
+      mov eax, 3
+      add esi, eax
+      mov [0x20000 + ecx * 4], ebx
+      inc ecx
+      cmp ecx, 40
+      jb again
+      mov [0x20100], esi
+      hlt
+    fn:
+      rol ebx, 3
+      lea edx, [ebx + ecx * 2 + 1]
+      sub ebx, edx
+      ret
+  `);
+  const results = [0, 1, 50].map((th) => {
+    const m = machine(image);
+    m.cpu.jitThreshold = th;
+    runTo(m);
+    return { snap: snapshot(m), compiled: m.cpu.regionsCompiled };
+  });
+  assert.ok(results[1]!.compiled > 0 && results[2]!.compiled > 0, 'regions compiled');
+  assert.equal(results[0]!.snap.mem.slice(0x100 * 2, 0x104 * 2), Buffer.from(Uint32Array.of(3 * 5 + 1000 * 35).buffer).toString('hex'));
+  for (const r of results.slice(1)) assert.deepEqual(r.snap, results[0]!.snap);
 });

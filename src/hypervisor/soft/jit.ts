@@ -1,15 +1,19 @@
-// The soft x86 core's block compiler: a hot decoded block (32-bit code) is translated to the
-// source of one JavaScript function and compiled with `new Function`, so V8 optimizes it like
-// any code (DESIGN.md, "The soft CPU is the hot path"). The common integer instructions are
-// translated inline with their operands as constants; every other instruction runs through the
-// interpreter (`execBlock` on its record), so the translation may cover any subset.
+// The soft x86 core's block compiler: the hot decoded blocks (32-bit code) of one code page are
+// translated to the source of one JavaScript function, a region, and compiled with `new
+// Function`, so V8 optimizes it like any code (DESIGN.md, "The soft CPU is the hot path"). The
+// common integer instructions are translated inline with their operands as constants; every
+// other instruction runs through the interpreter (`execBlock` on its record), so the translation
+// may cover any subset. A region is a loop over a `switch` on EIP's offset in the page: a branch
+// to another block of the region stays in the function, as does a near return or indirect jump
+// the interpreter ran; anything leaving the page, or changing more than EIP and the stack, goes
+// back to the run loop.
 //
-// The compiled function behaves as `execBlock(c, start, count)` does: it returns the number of
-// instructions completed and leaves EIP after them; before anything that can fault it sets EIP
-// to the instruction's own address, and it changes no register or flag before the fault point,
-// so a fault mid-block leaves the state as after the previous instruction. A store that hits
-// decoded code (`smc`) ends the block after that instruction. The function lives and dies with
-// its decoded block (the block cache's invalidation covers it).
+// The compiled function behaves as running its blocks with `execBlock` does: it returns the
+// number of instructions completed and leaves EIP after them; before anything that can fault it
+// sets EIP to the instruction's own address, and it changes no register or flag before the
+// fault point, so a fault mid-block leaves the state as after the previous instruction. A store
+// that hits decoded code (`smc`) ends the region after that instruction. The function lives and
+// dies with the decoded blocks of its page (the block cache's invalidation covers it).
 
 import type { SoftCpu } from './cpu.js';
 import { execBlock } from './exec.js';
@@ -143,11 +147,28 @@ function classify(ins: Int32Array, p: number): Cls {
   return Cls.Other;
 }
 
+/** Instructions a region runs at most per call (about; whole blocks) before the run loop's turn. */
+const LOOP_MAX = 1000;
+
+/** One block of a region: its first record, record count and offset in the code page. */
+export interface RegionBlock { p: number; n: number; off: number }
+
 /**
- * Translates the `n` records at `p` (decoded at EIP `eip`, 32-bit code) to a function, or
- * returns null when nothing in it would be translated inline.
+ * Ops after which a region goes on to the next block when the interpreter ran them as the last
+ * record of a block: near transfers that change nothing but EIP and the stack. Anything else
+ * (far transfers, mode or paging changes, I/O, HLT, PAUSE) returns to the run loop.
  */
-export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
+function continuesRegion(op: number, m: number): boolean {
+  if (op === 0x2c3 || op === 0x2c2 || op === 0x2e8 || op === 0x2e9 || op === 0x2eb) return true;
+  if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f) || (op >= 0x2e0 && op <= 0x2e3)) return true;
+  return op === 0x2ff && (((m >> 3) & 7) === 2 || ((m >> 3) & 7) === 4);
+}
+
+/**
+ * Translates the `n` records at `p` (one decoded block, 32-bit code) to the body of a `case`
+ * of a region function (see compileRegion); returns how many were translated inline.
+ */
+function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: boolean): number {
   const ins = c.ins;
   // Flag liveness: a flag result is dead when a later register-only instruction overwrites all
   // six flags and nothing between can fault or read them.
@@ -162,16 +183,24 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
       if (cls[j] !== Cls.Quiet) break;
     }
   }
+  /** Leaves the block with `k` instructions done and EIP set: on to the region's next block. */
+  const exit = (k: number): string => `D += ${k}; break;`;
 
-  const out: string[] = [];
-  const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
   // A run of records left to the interpreter: first index, record, EIP offset and length.
   let pendK = 0, pendP = 0, pendD = 0, pendCount = 0;
   const flush = (endsBlock: boolean): void => {
     if (pendCount === 0) return;
     out.push(`c.eip = ((E + ${pendD}) | 0);`);
     if (endsBlock) {
-      out.push(`return D + ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
+      const lastP = pendP + (pendCount - 1) * REC;
+      if (continuesRegion(ins[lastP]!, ins[lastP + R_M]!)) {
+        const q = `q${pendK}`;
+        out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
+        out.push(`if (${q} !== ${pendCount}) return D + ${pendK} + ${q};`);
+        out.push(exit(pendK + pendCount));
+      } else {
+        out.push(`return D + ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
+      }
     } else {
       const q = `q${pendK}`;
       out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
@@ -439,25 +468,25 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
-      t(`if (${condExpr(fs, cc)}) { const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } ${loopBack(tgt, k + 1)} c.eip = ${tgt}; } else c.eip = ${en};`);
-      t(`return D + ${k + 1};`);
+      t(`if (${condExpr(fs, cc)}) { const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt}; } else c.eip = ${en};`);
+      t(exit(k + 1));
       ended = true;
     } else if (op === 0x2eb || op === 0x2e9) {
       const tgt = v('t');
-      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } ${loopBack(tgt, k + 1)} c.eip = ${tgt};`);
-      t(`return D + ${k + 1};`);
+      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } c.eip = ${tgt};`);
+      t(exit(k + 1));
       ended = true;
     } else if (op === 0x2e8) {
       const tgt = v('t'), sp = v('s');
       t(fault);
       t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
       t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
-      t(`c.eip = ${tgt}; return D + ${k + 1};`);
+      t(`c.eip = ${tgt}; ${exit(k + 1)}`);
       ended = true;
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; return D + ${k + 1}; }`);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
       done = false;
     } else {
       done = false;
@@ -478,24 +507,43 @@ export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
     }
     d = nextOff;
   }
-  if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(`return D + ${n};`); }
-  if (inline < 2 || inline * 2 < n) return null;
+  if (!ended) { out.push(`c.eip = ((E + ${d}) | 0);`); out.push(exit(n)); }
+  return inline;
+}
+
+/**
+ * Translates the blocks of one code page to one function (a region): a loop that runs the block
+ * at EIP, then the one the block left EIP at, while EIP stays in the page at a block of the
+ * region, the code segment is flat and fewer than LOOP_MAX instructions have run; then it
+ * returns to the run loop (events, budget). Every block of the region may be its entry. Returns
+ * null when too little of it would be translated inline to repay V8's compile.
+ */
+export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn | null {
+  const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
+  const out: string[] = [];
+  let inline = 0, total = 0;
+  for (const b of blocks) {
+    out.push(`case ${b.off}: {`);
+    inline += translateBlock(c, b.p, b.n, out, dump);
+    total += b.n;
+    out.push('}');
+  }
+  if (inline < 2 || inline * 4 < total) return null;
   const body = `const { ld32, st32, ld8, st8, ld16, execBlock, PAR } = H;\n` +
-    `return function jitBlock(c) {\nconst r = c.regs, E = c.eip;\nlet D = 0;\nfor (;;) {\n${out.join('\n')}\n}\n};`;
+    `return function jitRegion(c) {\n` +
+    `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
+    `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
+    `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
+    `if (D >= ${LOOP_MAX} || !flat) return D;\n}\n};`;
+  if (dump) console.error(`// region at ${((c.segBase[1]! + c.eip) & -4096) >>> 0}\n${body}`);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  if (dump) console.error(`// block at ${(c.segBase[1]! + c.eip) >>> 0}\n${body}`);
   const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
   return factory(HELPERS);
 }
 
-/**
- * A jump back to the block's own start runs the block again inside the function (a loop) until
- * about LOOP_MAX instructions have run; then the run loop takes over (events, budget).
- */
-const LOOP_MAX = 1000;
-
-function loopBack(target: string, count: number): string {
-  return `if (${target} === E && D < ${LOOP_MAX}) { D += ${count}; continue; }`;
+/** Translates the one block at EIP (records `p`, count `n`) as a region of its own. */
+export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
+  return compileRegion(c, [{ p, n, off: (c.segBase[1]! + c.eip) & 4095 }]);
 }
 
 function isRotate(ins: Int32Array, p: number): boolean {
