@@ -163,14 +163,16 @@ test('a fault in the middle of a compiled block leaves the state after the previ
 
 test('a compiled region (loops over several blocks, near calls, code it rewrites) matches the interpreter', () => {
   // One page of code: a loop whose body branches, calls a function in the same page through a
-  // direct and an indirect call, and on its fifth pass rewrites the immediate of an instruction
-  // further on in the loop (the region must leave and run the new code).
+  // direct and an indirect call, calls a PC thunk (mov ebx, [esp]; ret), on its fifth pass
+  // rewrites the immediate of an instruction further on in the loop (the region must leave and
+  // run the new code) and on its twentieth turns the thunk into mov edx, [esp].
   const image = assemble(`
     %include "pm32.inc"
     test_main:
       mov ecx, 0
       mov ebx, 7
       mov esi, 0
+      mov edi, 0
       mov dword [0x2f004], fn
     again:
       test ecx, 1
@@ -182,10 +184,16 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
       call fn
     joined:
       call [0x2f004]
+      call pc_thunk
+      add edi, ebx
       cmp ecx, 5
       jne no_patch
       mov dword [patched + 1], 1000
     no_patch:
+      cmp ecx, 20
+      jne no_patch2
+      mov byte [pc_thunk + 1], 0x14
+    no_patch2:
     patched:
       mov eax, 3
       add esi, eax
@@ -194,7 +202,11 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
       cmp ecx, 40
       jb again
       mov [0x20100], esi
+      mov [0x20104], edi
       hlt
+    pc_thunk:
+      mov ebx, [esp]
+      ret
     fn:
       rol ebx, 3
       lea edx, [ebx + ecx * 2 + 1]

@@ -72,7 +72,26 @@ function st8(c: SoftCpu, s: number, o: number, v: number): void {
 
 function ld16(c: SoftCpu, s: number, o: number): number { return c.rd16(s, o); }
 
-const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock, PAR: PARITY };
+/**
+ * Position-independent i386 code (Debian builds its programs as PIE) gets EIP by calling
+ * `__x86.get_pc_thunk.REG`: `mov REG, [esp]; ret` (8B /r with SIB 24, C3). Called from compiled
+ * code right after a CALL's push: when the bytes at the target are such a thunk (read now,
+ * through the read TLB, so code that changes is seen), returns REG; the caller then sets REG to
+ * the return address and goes on there, the same state the three instructions leave (the pushed
+ * address stays below ESP as the RET leaves it). -1 otherwise, or when a debug register is armed.
+ */
+function pcThunk(c: SoftCpu, eip: number): number {
+  const lin = (c.segBase[1]! + eip) | 0;
+  if ((lin & 4095) > 4092 || (c.dr[7]! & 0xff) !== 0) return -1;
+  const e = c.tlbR[lin >>> 12]!;
+  if (e === -1) return -1;
+  const a = e ^ lin, u8 = c.u8;
+  if (u8[a] !== 0x8b || u8[a + 2] !== 0x24 || u8[a + 3] !== 0xc3) return -1;
+  const m = u8[a + 1]!;
+  return (m & 0xc7) === 0x04 && m !== 0x24 ? (m >> 3) & 7 : -1;
+}
+
+const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock, pcThunk, PAR: PARITY };
 
 // ---- translation ----
 
@@ -480,7 +499,11 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       const tgt = v('t'), sp = v('s');
       t(fault);
       t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+      // A call of a PC thunk runs its MOV and RET here (ESP back where it was) and goes on after
+      // the call (see pcThunk).
+      const th = v('h');
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); const ${th} = pcThunk(c, ${tgt}); ` +
+        `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
       ended = true;
     } else if (op === 0x2c3) {
@@ -516,7 +539,8 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
  * at EIP, then the one the block left EIP at, while EIP stays in the page at a block of the
  * region, the code segment is flat and fewer than LOOP_MAX instructions have run; then it
  * returns to the run loop (events, budget). Every block of the region may be its entry. Returns
- * null when too little of it would be translated inline to repay V8's compile.
+ * null when nothing in it would be translated inline (a page of PLT stubs, say): only hot code
+ * gets here, so any inline instruction repays the compile.
  */
 export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn | null {
   const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
@@ -528,13 +552,13 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
     total += b.n;
     out.push('}');
   }
-  if (inline < 2 || inline * 4 < total) return null;
-  const body = `const { ld32, st32, ld8, st8, ld16, execBlock, PAR } = H;\n` +
+  if (inline === 0) return null;
+  const body = `const { ld32, st32, ld8, st8, ld16, execBlock, pcThunk, PAR } = H;\n` +
     `return function jitRegion(c) {\n` +
     `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
     `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
     `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
-    `if (D >= ${LOOP_MAX} || !flat) return D;\n}\n};`;
+    `if (D >= ${LOOP_MAX} || !flat || c.smc) return D;\n}\n};`;
   if (dump) console.error(`// region at ${((c.segBase[1]! + c.eip) & -4096) >>> 0}\n${body}`);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
