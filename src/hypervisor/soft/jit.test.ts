@@ -44,7 +44,10 @@ function program(seed: number): string {
       case 10: lines.push(`lea ${a}, [${b} + ${pick(REGS)}*${pick(['1', '2', '4', '8'])} + ${r() % 1000}]`); break;
       case 11: lines.push(`push ${a}`, `pop ${b}`); break;
       case 12: lines.push(`${pick(['test', 'cmp'])} ${a}, ${b}`, `${pick(JCC)} .l${label}`, `xor ${b}, ${imm()}`, `.l${label}:`); label++; break;
-      case 13: lines.push(`${pick(['setc', 'setz', 'setl', 'seta'])} ${pick(REGS8)}`); break;
+      case 13:
+        lines.push(r() % 2 === 0 ? `${pick(['setc', 'setz', 'setl', 'seta', 'setnbe', 'setge', 'sets', 'seto', 'setp'])} ${pick(REGS8)}`
+          : `${pick(['cmovb', 'cmovae', 'cmove', 'cmovne', 'cmovl', 'cmovg', 'cmovs', 'cmovo'])} ${a}, ${pick([b, `dword ${mem()}`])}`);
+        break;
       case 14: lines.push(`${pick(['cdq', 'cwde', 'nop', 'stc', 'clc', 'cmc'])}`); break;
       case 15:
         lines.push(pick([`imul ${a}, ${b}`, `imul ${a}, dword ${mem()}`, `neg ${a}`, `not ${a}`, `test ${a}, ${imm()}`,

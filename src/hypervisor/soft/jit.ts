@@ -441,6 +441,14 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
         t(`r[${rm}] = ${res};`);
         fs = { kind: 'sub', a: '0', b: a, res };
       }
+    } else if (op >= 0x190 && op <= 0x19f && !mem) {
+      // SETcc r8: flags unchanged.
+      t(reg8Set(rm, `(${condExpr(fs, op & 0xf)} ? 1 : 0)`));
+    } else if (op >= 0x340 && op <= 0x34f) {
+      // CMOVcc r32, r/m32: the memory operand is read (and may fault) whatever the condition.
+      const src = v('b');
+      if (mem) { t(fault); t(`const ${src} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${src} = r[${rm}];`);
+      t(`if (${condExpr(fs, op & 0xf)}) r[${rg}] = ${src};`);
     } else if (op === 0x84 || (op === 0xf6 && rg === 0)) {
       // TEST r/m8, r8 / imm8
       const a = v('a');
