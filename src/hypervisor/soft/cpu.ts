@@ -541,66 +541,6 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     super.invalidatePhysPage(pfn);
   }
 
-  // ---- bulk REP MOVS / STOS inside one page of RAM ----
-
-  /** Elements moved by the last successful fastMovs/fastStos. */
-  fastDone = 0;
-
-  /** Elements that fit before either page ends, or 0 when the fast path does not apply. */
-  private fastSpan(size: number, delta: number, a32: boolean, n: number, seg: number, src: number, dst: number): number {
-    if (delta < 0 || !a32) return 0;
-    let k = Math.min(n, Math.floor((0x1000 - (dst & 0xfff)) / size));
-    if (seg >= 0) k = Math.min(k, Math.floor((0x1000 - (src & 0xfff)) / size));
-    return k;
-  }
-
-  fastMovs(seg: number, size: number, delta: number, a32: boolean, n: number): boolean {
-    const regs = this.regs;
-    const si = regs[6]!, di = regs[7]!;
-    const src = (this.segBase[seg]! + si) | 0, dst = (this.segBase[ES]! + di) | 0;
-    const k = this.fastSpan(size, delta, a32, n, seg, src, dst);
-    if (k <= 0) return false;
-    const bytes = k * size;
-    const rl = this.segRLim[seg]!, wl = this.segWLim[ES]!;
-    if (rl < 0 || wl < 0 || (si >>> 0) + bytes - 1 > rl + 3 || (di >>> 0) + bytes - 1 > wl + 3) return false;
-    const er = this.tlbR[src >>> 12]!, ew = this.tlbW[dst >>> 12]!;
-    if (er === -1 || ew === -1) return false;
-    const so = er ^ src, d = ew ^ dst;
-    const u8 = this.u8;
-    if (d > so && d < so + bytes) {
-      for (let i = 0; i < bytes; i++) u8[d + i] = u8[so + i]!;
-    } else {
-      u8.copyWithin(d, so, so + bytes);
-    }
-    regs[6] = (si + bytes) | 0;
-    regs[7] = (di + bytes) | 0;
-    regs[1] = (regs[1]! - k) | 0;
-    this.fastDone = k;
-    return true;
-  }
-
-  fastStos(v: number, size: number, delta: number, a32: boolean, n: number): boolean {
-    const regs = this.regs;
-    const di = regs[7]!;
-    const dst = (this.segBase[ES]! + di) | 0;
-    const k = this.fastSpan(size, delta, a32, n, -1, 0, dst);
-    if (k <= 0) return false;
-    const bytes = k * size;
-    const wl = this.segWLim[ES]!;
-    if (wl < 0 || (di >>> 0) + bytes - 1 > wl + 3) return false;
-    const ew = this.tlbW[dst >>> 12]!;
-    if (ew === -1) return false;
-    const d = ew ^ dst;
-    if (size === 1) this.u8.fill(v, d, d + bytes);
-    else if (size === 4 && (d & 3) === 0) this.m32.fill(v, d >> 2, (d + bytes) >> 2);
-    else if (size === 2 && (d & 1) === 0) this.m16.fill(v, d >> 1, (d + bytes) >> 1);
-    else for (let i = 0; i < bytes; i++) this.u8[d + i] = v >>> (8 * (i % size));
-    regs[7] = (di + bytes) | 0;
-    regs[1] = (regs[1]! - k) | 0;
-    this.fastDone = k;
-    return true;
-  }
-
   // ---- x87 / SSE seams ----
 
   private fillOperand(p: number): UnitOperand {
