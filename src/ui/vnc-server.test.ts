@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { DisplayFrame } from '../devices/display/frame.js';
 import { VncServer, type VncTarget } from './vnc-server.js';
 import { RfbClient } from '../../test/support/rfb-client.js';
+import { seededRandom } from '../devices/testing.js';
 
 /** A display whose pixels the test paints, with the rectangles it reports as changed. */
 class FakeDisplay implements VncTarget {
@@ -259,18 +260,6 @@ test('a client that floods requests and never reads gets a bounded backlog', asy
   });
 });
 
-/** A small deterministic PRNG (mulberry32), so a failing randomized run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fills rows [y0, y1) like a text console: glyph-ish runs on a background, some blank rows. */
 function textRows(d: FakeDisplay, y0: number, y1: number, rnd: () => number): void {
   for (let y = y0; y < y1; y++) {
@@ -305,7 +294,7 @@ const sameFrame = (c: RfbClient, d: FakeDisplay, what: string): void => {
 test('CopyRect: console scrolls by various distances, up and down, arrive as a copy plus the new rows', async () => {
   await withServer(async (d, s) => {
     d.resize(320, 200);
-    const rnd = prng(1);
+    const rnd = seededRandom(1);
     textRows(d, 0, 200, rnd);
     const c = await RfbClient.connect(s.port);
     c.setEncodings([1, 0, -223]);
@@ -348,7 +337,7 @@ test('CopyRect: console scrolls by various distances, up and down, arrive as a c
 test('CopyRect only for clients that list it; zlib clients get it too', async () => {
   await withServer(async (d, s) => {
     d.resize(256, 128);
-    const rnd = prng(2);
+    const rnd = seededRandom(2);
     textRows(d, 0, 128, rnd);
     const plain = await RfbClient.connect(s.port);
     plain.setEncodings([0]);
@@ -368,7 +357,7 @@ for (const [seed, encoding] of [[7, 0], [11, 6]] as const) {
   test(`CopyRect randomized (seed ${seed}, ${encoding === 0 ? 'Raw' : 'zlib'}): scrolls, paints, partial requests and pixel format changes decode to the frame exactly`, async () => {
     await withServer(async (d, s) => {
       d.resize(200, 150);
-      const rnd = prng(seed);
+      const rnd = seededRandom(seed);
       const int = (n: number): number => Math.floor(rnd() * n);
       textRows(d, 0, 150, rnd);
       const c = await RfbClient.connect(s.port);

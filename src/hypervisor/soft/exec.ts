@@ -13,6 +13,7 @@ import {
 } from './defs.js';
 import { IntKind } from './transfer.js';
 import { MASK32 } from './core.js';
+import { ld32, st32 } from './jit-helpers.js';
 
 /** Executes up to `n` records from `p`; returns how many completed. */
 export function execBlock(c: SoftCpu, p: number, n: number): number {
@@ -465,28 +466,13 @@ function execOther(c: SoftCpu, op: number, p: number): void {
 
 // ---- hot 32-bit forms, small enough for V8 to inline their callees ----
 
-/** Linear address of the memory operand of record `p` after the fast segment-limit check, or the checked slow one. */
+/** The 32-bit memory operand of record `p` (the compiled regions' fast path, jit-helpers.ts). */
 function memRead32(c: SoftCpu, m: number, p: number): number {
-  const s = (m >> 20) & 7, o = c.ea(m, c.ins[p + R_DISP]!);
-  if ((o >>> 0) <= c.segRLim[s]!) {
-    const lin = (c.segBase[s]! + o) | 0;
-    const e = c.tlbR[lin >>> 12]!;
-    if (e !== -1 && (lin & 3) === 0) return c.m32[(e ^ lin) >> 2]!;
-    return c.lrd32(lin);
-  }
-  return c.rd32(s, o);
+  return ld32(c, (m >> 20) & 7, c.ea(m, c.ins[p + R_DISP]!));
 }
 
 function memWrite32(c: SoftCpu, m: number, p: number, v: number): void {
-  const s = (m >> 20) & 7, o = c.ea(m, c.ins[p + R_DISP]!);
-  if ((o >>> 0) <= c.segWLim[s]!) {
-    const lin = (c.segBase[s]! + o) | 0;
-    const e = c.tlbW[lin >>> 12]!;
-    if (e !== -1 && (lin & 3) === 0) { c.m32[(e ^ lin) >> 2] = v; return; }
-    c.lwr32(lin, v);
-    return;
-  }
-  c.wr32(s, o, v);
+  st32(c, (m >> 20) & 7, c.ea(m, c.ins[p + R_DISP]!), v);
 }
 
 function movLoad32(c: SoftCpu, p: number): void {

@@ -5,7 +5,7 @@ import type { SoftCpu } from './cpu.js';
 import { execBlock } from './exec.js';
 import { PARITY } from './defs.js';
 
-function ld32(c: SoftCpu, s: number, o: number): number {
+export function ld32(c: SoftCpu, s: number, o: number): number {
   if ((o >>> 0) <= c.segRLim[s]!) {
     const lin = (c.segBase[s]! + o) | 0;
     const e = c.tlbR[lin >>> 12]!;
@@ -15,7 +15,7 @@ function ld32(c: SoftCpu, s: number, o: number): number {
   return c.rd32(s, o);
 }
 
-function st32(c: SoftCpu, s: number, o: number, v: number): void {
+export function st32(c: SoftCpu, s: number, o: number, v: number): void {
   if ((o >>> 0) <= c.segWLim[s]!) {
     const lin = (c.segBase[s]! + o) | 0;
     const e = c.tlbW[lin >>> 12]!;
