@@ -10,28 +10,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Vm, type BootLoader } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { Vm } from '../../src/hypervisor/vm.js';
 import { machines } from '../../src/machine/pc.js';
 import { findFont8x16 } from '../../src/devices/display/vga-pci.js';
 import { CIRRUS_VGA_ROM, STD_VGA_ROM } from '../../src/machine/display.js';
 import type { DisplayFrame } from '../../src/devices/display/frame.js';
-import { defaultGuest, guestSkip, until } from '../support/guest.js';
-
-function vgaGuestLoader(cmdline: string): BootLoader {
-  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
-  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
-  const initrd = new Uint8Array(readFileSync(defaultGuest.initrd));
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
-  const machine = machines['pc']!;
-  return (ram, cpus) => [loadLinux(ram, {
-    kernel, initrd, cmdline, cpus, vgaText: true, ...(vmlinux !== undefined ? { vmlinux } : {}),
-    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-  }).state];
-}
+import { defaultGuestLoader, guestSkip, until } from '../support/guest.js';
 
 const LINE = 'FBCON 42';
 const SCRIPT = `
@@ -73,7 +57,7 @@ for (const card of CARDS) test(`Linux ${card.driver} DRM: 1024x768x${card.bpp} t
   assert.ok(font !== null, 'the VGA BIOS has its 8x16 font');
   const cmdline = `console=ttyS0 quiet lpj=1000000 tsc_early_khz=1000000 cryptomgr.notests hvm.modules=${card.driver} ` +
     `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
-  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: card.vga, boot: vgaGuestLoader(cmdline) });
+  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: card.vga, boot: defaultGuestLoader(machines['pc']!, cmdline, { vgaText: true }) });
   let serial = '';
   vm.on('serial', (id: string, b: Uint8Array) => { if (id === 'serial0') serial += Buffer.from(b).toString('latin1'); });
   await vm.start();

@@ -5,27 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Vm, type BootLoader } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
+import { Vm } from '../../src/hypervisor/vm.js';
 import { machines } from '../../src/machine/pc.js';
-import { defaultGuest, guestSkip, until } from '../support/guest.js';
-
-/** The default guest's loader with boot_params.screen_info describing the VGA text screen. */
-function vgaGuestLoader(cmdline: string): BootLoader {
-  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
-  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
-  const initrd = new Uint8Array(readFileSync(defaultGuest.initrd));
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
-  const machine = machines['pc']!;
-  return (ram, cpus) => [loadLinux(ram, {
-    kernel, initrd, cmdline, cpus, vgaText: true, ...(vmlinux !== undefined ? { vmlinux } : {}),
-    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-  }).state];
-}
+import { defaultGuestLoader, guestSkip, ScreenText, until } from '../support/guest.js';
 
 const SCRIPT = `
 echo "<3>hvm-kmsg: a kernel message on every console" > /dev/kmsg
@@ -38,32 +20,25 @@ sleep 600
 test('Linux vgacon: kernel messages and the init script output on the VGA text screen', { skip: guestSkip, timeout: 600_000 }, async () => {
   const cmdline = 'console=ttyS0 console=tty0 quiet lpj=1000000 tsc_early_khz=1000000 cryptomgr.notests ' +
     `hvm.cmd=${Buffer.from(SCRIPT).toString('base64')}`;
-  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: 'std', boot: vgaGuestLoader(cmdline) });
+  const vm = await Vm.create({ memoryBytes: 256 * 2 ** 20, cpus: 1, accel: 'soft', vga: 'std', boot: defaultGuestLoader(machines['pc']!, cmdline, { vgaText: true }) });
   let serial = '';
   vm.on('serial', (_id: string, b: Uint8Array) => { serial += Buffer.from(b).toString('latin1'); });
   await vm.start();
-  let text = '';
-  const show = (): string => `VGA screen:\n${text}\nserial:\n${serial.slice(-2500)}`;
-  let polling = true;
-  const poll = (async (): Promise<void> => {
-    for (let n = 0; polling && n < 10_000; n++) {
-      text = (await vm.refreshDisplay()).text ?? '';
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  const screen = new ScreenText(vm);
+  const show = (): string => `VGA screen:\n${screen.text}\nserial:\n${serial.slice(-2500)}`;
   try {
-    await until(() => text.includes('HVM-VGA-SCRIPT-DONE'), 480_000, 'the script output on the VGA screen', show);
-    assert.match(text, /^ANSWER 42$/m, show());
-    assert.match(text, /^VGACON colour VGA\+ 80x25$/m, show());
-    assert.match(text, /hvm-kmsg: a kernel message on every console/, show());
+    const text = (): string => screen.text;
+    await until(() => text().includes('HVM-VGA-SCRIPT-DONE'), 480_000, 'the script output on the VGA screen', show);
+    assert.match(text(), /^ANSWER 42$/m, show());
+    assert.match(text(), /^VGACON colour VGA\+ 80x25$/m, show());
+    assert.match(text(), /hvm-kmsg: a kernel message on every console/, show());
     assert.match(serial, /hvm-kmsg: a kernel message on every console/, 'kernel messages still reach COM1');
     assert.ok(!serial.includes('ANSWER 42'), '/dev/console is tty0, so the script output is only on the screen');
     const f = await vm.refreshDisplay(true);
     assert.equal(f.width, 720);
     assert.equal(f.height, 400);
   } finally {
-    polling = false;
-    await poll.catch(() => {});
+    await screen.stop();
     await vm.stop().catch(() => {});
   }
 });

@@ -22,7 +22,7 @@ import { loadFirmwareImage } from '../../src/firmware/boot.js';
 import type { DisplayFrame } from '../../src/devices/display/frame.js';
 import { scratch } from '../support/asm.js';
 import { bootSectorVm, SEABIOS } from '../support/seabios-disk.js';
-import { until } from '../support/guest.js';
+import { ScreenText, until } from '../support/guest.js';
 
 const QEMU = 'qemu-system-i386';
 const noQemu = spawnSync(QEMU, ['--version']).status === 0 ? false : `${QEMU} is not installed (Debian qemu-system-x86)`;
@@ -94,19 +94,11 @@ test('SeaBIOS text on the std VGA matches QEMU\'s rendering pixel for pixel', { 
     memoryBytes: 128 * 2 ** 20, cpus: 1, accel: 'soft', romBytes: image.length, vga: 'std',
     boot: (ram, cpus) => Array.from({ length: cpus }, () => loadFirmwareImage(ram, image)),
   });
-  let text = '';
-  let polling = true;
   await vm.start();
-  const poll = (async (): Promise<void> => {
-    for (let n = 0; polling && n < 10_000; n++) {
-      text = (await vm.refreshDisplay()).text ?? '';
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  const screen = new ScreenText(vm);
   try {
-    await until(() => text.includes(DONE), 240_000, 'SeaBIOS to give up on hvm', () => text);
-    polling = false;
-    await poll;
+    await until(() => screen.text.includes(DONE), 240_000, 'SeaBIOS to give up on hvm', () => screen.text);
+    await screen.stop();
     const f = await vm.refreshDisplay(true);
     assert.equal(`${f.width}x${f.height}`, '720x400');
     const qemuRows = new Set(Array.from({ length: 25 }, (_, r) => band(q.pixels, r)));
@@ -120,8 +112,7 @@ test('SeaBIOS text on the std VGA matches QEMU\'s rendering pixel for pixel', { 
     // An empty row is the same black on both.
     assert.ok(qemuRows.has(band(f.pixels, 24)), 'an empty row matches');
   } finally {
-    polling = false;
-    await poll.catch(() => {});
+    await screen.stop();
     await vm.stop().catch(() => {});
   }
 });

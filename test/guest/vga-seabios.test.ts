@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Vm } from '../../src/hypervisor/vm.js';
 import { loadFirmwareImage } from '../../src/firmware/boot.js';
-import { until } from '../support/guest.js';
+import { ScreenText, until } from '../support/guest.js';
 
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 const CARDS = [
@@ -28,18 +28,12 @@ for (const card of CARDS) {
     let serial = '';
     vm.on('serial', (id: string, b: Uint8Array) => { if (id === 'serial0') serial += Buffer.from(b).toString('latin1'); });
     await vm.start();
-    let text = '';
-    const screen = (): string => `VGA screen:\n${text}\nserial:\n${serial.slice(-2000)}`;
-    let polling = true;
-    const poll = (async (): Promise<void> => {
-      for (let n = 0; polling && n < 10_000; n++) {
-        text = (await vm.refreshDisplay()).text ?? '';
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
+    const shown = new ScreenText(vm);
+    const screen = (): string => `VGA screen:\n${shown.text}\nserial:\n${serial.slice(-2000)}`;
     try {
       // SeaBIOS's last words, on the screen (and mirrored on COM1 by its sercon).
-      await until(() => text.includes('No bootable device.'), 280_000, 'SeaBIOS to give up booting on the screen', screen);
+      await until(() => shown.text.includes('No bootable device.'), 280_000, 'SeaBIOS to give up booting on the screen', screen);
+      const text = shown.text;
       assert.match(text, /^SeaBIOS \(version [^)]+\)$/m, screen());
       assert.ok(text.includes('No bootable device.'), screen());
       assert.match(text, /Booting from Hard Disk\.\.\./, screen());
@@ -61,8 +55,7 @@ for (const card of CARDS) {
       assert.equal(lit(24), 0, 'the last row is empty');
       assert.match(serial, /SeaBIOS \(version [^)]*\)/, 'sercon still mirrors the screen on COM1');
     } finally {
-      polling = false;
-      await poll.catch(() => {});
+      await shown.stop();
       await vm.stop().catch(() => {});
     }
   });

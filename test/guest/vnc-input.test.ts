@@ -17,17 +17,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { Vm, type BootLoader } from '../../src/hypervisor/vm.js';
-import { loadLinux } from '../../src/firmware/boot.js';
-import { pcLinuxBootTables } from '../../src/firmware/acpi/pc.js';
-import { extractVmlinux, parseVmlinux } from '../../src/firmware/vmlinux.js';
 import { machines } from '../../src/machine/pc.js';
-import { CpioWriter } from '../../src/guest/cpio.js';
 import { VncServer } from '../../src/ui/vnc-server.js';
 import { pngToPixels } from '../../src/ui/screenshot.js';
 import { RfbClient } from '../support/rfb-client.js';
-import { defaultGuest, guestSkip, until } from '../support/guest.js';
+import { defaultGuest, defaultGuestLoader, guestSkip, until } from '../support/guest.js';
+import { appendToInitrd } from '../../src/guest/initrd-append.js';
 
 const psmouseKo = process.env['HVM_TEST_PSMOUSE_KO'];
 const imageHasPsmouse = defaultGuest !== null && existsSync(defaultGuest.kernel) && (() => {
@@ -41,23 +37,8 @@ const mouseSkip = psmouseKo !== undefined && existsSync(psmouseKo) ? false : ima
 
 /** The default guest with the VGA text screen described in boot_params, and psmouse.ko appended if given. */
 function loader(cmdline: string): BootLoader {
-  if (defaultGuest === null) throw new Error('the default i386 guest is not built');
-  const kernel = new Uint8Array(readFileSync(defaultGuest.kernel));
-  let initrd: Uint8Array = new Uint8Array(readFileSync(defaultGuest.initrd));
-  if (psmouseKo !== undefined && existsSync(psmouseKo)) {
-    // Linux unpacks concatenated initramfs archives in order (zero padding between them is skipped).
-    const w = new CpioWriter();
-    w.add({ kind: 'file', path: 'psmouse.ko', data: readFileSync(psmouseKo), mode: 0o644 });
-    const pad = (4 - (initrd.length % 4)) % 4;
-    initrd = Buffer.concat([initrd, Buffer.alloc(pad), gzipSync(w.finish())]);
-  }
-  const elf = extractVmlinux(kernel);
-  const vmlinux = elf !== null ? parseVmlinux(elf) : undefined;
-  const machine = machines['pc']!;
-  return (ram, cpus) => [loadLinux(ram, {
-    kernel, initrd, cmdline, cpus, vgaText: true, ...(vmlinux !== undefined ? { vmlinux } : {}),
-    ...pcLinuxBootTables(machine, ram.layout.lowRamBytes, cpus),
-  }).state];
+  const extra = psmouseKo !== undefined && existsSync(psmouseKo) ? [{ path: 'psmouse.ko', data: readFileSync(psmouseKo), mode: 0o644 }] : [];
+  return defaultGuestLoader(machines['pc']!, cmdline, { vgaText: true, initrd: (i) => (extra.length > 0 ? appendToInitrd(i, extra) : i) });
 }
 
 // /dev/console is tty0 (the last console=), so markers go to COM1 explicitly.

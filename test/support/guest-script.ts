@@ -19,5 +19,5 @@ export function initrdWithScript(initrd: Uint8Array, script: string): Uint8Array
 /** Boots the default guest with `cmdline` plus hvm.cmd running `script` (any length) from the initramfs. */
 export function scriptGuestLoader(machine: MachineDescription, cmdline: string, script: string): BootLoader {
   const full = `${cmdline} hvm.cmd=${Buffer.from(`sh ${SCRIPT_PATH}\n`).toString('base64')}`;
-  return defaultGuestLoader(machine, full, (initrd) => initrdWithScript(initrd, script));
+  return defaultGuestLoader(machine, full, { initrd: (initrd) => initrdWithScript(initrd, script) });
 }
