@@ -138,3 +138,12 @@ export class FakeMemory {
     return true;
   }
 }
+
+/** The VRAM pages a dirty-page source (VramShare) reports, taken (so cleared) in page order. */
+export function takeDirtyPages(share: { readonly pages: number; takeDirty(out: Uint8Array): boolean }): number[] {
+  const out = new Uint8Array(share.pages);
+  share.takeDirty(out);
+  const r: number[] = [];
+  out.forEach((d, p) => { if (d) r.push(p); });
+  return r;
+}

@@ -13,9 +13,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { md5, readAt } from '../support/host-io.js';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestSkip } from '../support/guest.js';
@@ -51,17 +51,6 @@ echo FSYNC-RETURNED
 n=0; while [ $n -lt 500 ]; do dd if=/tmp/p of=/dev/$Q bs=64k seek=$((4096+n*40)) conv=fsync 2>/dev/null; n=$((n+1)); done
 echo STILL-RUNNING
 `;
-
-const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-
-function readAt(file: string, at: number, len: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, at);
-    return b;
-  } finally { closeSync(fd); }
-}
 
 describe('200 GiB disks: LBA48 past 128 GiB, and a qcow2 that survives SIGKILL after the guest\'s fsync', { skip, timeout: 900_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'hvm-durable-'));

@@ -9,9 +9,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { md5, readAt } from '../support/host-io.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Vm } from '../../src/hypervisor/vm.js';
@@ -64,18 +65,6 @@ i=0; while ! dd if=/dev/sr0 of=/dev/null bs=2k count=1 2>/dev/null && [ $i -lt 1
 dd if=/dev/sr0 of=/tmp/cd2 bs=2k 2>/dev/null
 echo "SR0-NEW $(cat /sys/block/sr0/size) $(wc -c < /tmp/cd2) $(m < /tmp/cd2)"
 `;
-
-
-const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
-
-function readAt(file: string, at: number, len: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, at);
-    return b;
-  } finally { closeSync(fd); }
-}
 
 test('Linux ata_piix: raw and qcow2 disks and a CD-ROM, written, synced, read back and checked on the host', { skip, timeout: 900_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hvm-ide-'));

@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { takeDirtyPages as dirty } from '../../src/devices/testing.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble } from '../support/asm.js';
 import { until } from '../support/guest.js';
@@ -12,18 +13,10 @@ import { Vm } from '../../src/hypervisor/vm.js';
 import type { SharedVm } from '../../src/hypervisor/messages.js';
 import { loadFirmwareImage } from '../../src/firmware/boot.js';
 import { vramShareFor } from '../../src/devicemodel/vram.js';
-import type { VramShare } from '../../src/hypervisor/vram.js';
 
 const kvmSkip = existsSync('/dev/kvm') ? false : 'no /dev/kvm on this host';
 const VRAM = 1024 * 1024;
 
-function dirty(share: VramShare): number[] {
-  const out = new Uint8Array(share.pages);
-  share.takeDirty(out);
-  const r: number[] = [];
-  out.forEach((d, p) => { if (d) r.push(p); });
-  return r;
-}
 
 for (const accel of ['soft', 'kvm'] as const) {
   test(`guest stores to a linear framebuffer land in VRAM under ${accel}`, { skip: accel === 'kvm' ? kvmSkip : false, timeout: 60_000 }, async () => {

@@ -2,7 +2,9 @@
 // with the last output it was given, and loopback ports that were free a moment ago (bind port
 // 0 and read it back, so parallel runs do not collide on fixed numbers).
 
+import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 
 /** Resolves when `cond` holds; rejects after `ms` with `what` and the tail of `out()`. */
@@ -50,3 +52,16 @@ async function bindUdp(port: number): Promise<number> {
   await new Promise<void>((r) => { try { u.close(() => r()); } catch { r(); } });
   return bound;
 }
+
+/** `len` bytes of `file` at offset `at` (a disk image read back on the host). */
+export function readAt(file: string, at: number, len: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(len);
+    readSync(fd, b, 0, len, at);
+    return b;
+  } finally { closeSync(fd); }
+}
+
+/** MD5 in hex, as the guest's md5sum prints it. */
+export const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');

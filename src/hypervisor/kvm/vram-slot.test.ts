@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { takeDirtyPages as dirty } from '../../devices/testing.js';
 import { ExitReason } from '../exits.js';
 import { ControlBlock } from '../control.js';
 import { VramShare } from '../vram.js';
@@ -17,13 +18,6 @@ const VRAM = 1024 * 1024;
 
 const u32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
-function dirty(share: VramShare): number[] {
-  const out = new Uint8Array(share.pages);
-  share.takeDirty(out);
-  const r: number[] = [];
-  out.forEach((d, p) => { if (d) r.push(p); });
-  return r;
-}
 
 test('VRAM slot: stores land in VRAM, KVM dirty log in takeDirty, the slot moves', { skip }, () => {
   const g = tinyGuest([
