@@ -1,7 +1,7 @@
 // SoftCpu: the project's i686 integer core. This file holds the run loop (interrupts, HLT,
-// faults, double and triple faults), the decoded-block cache keyed by physical address (hot
-// 32-bit blocks handed to the block compiler, jit.ts), the fast REP MOVS/STOS, and the seams to
-// the x87/SSE units; the state exchange with CpuState is in cpu-state.ts.
+// faults, double and triple faults), the decoded-block cache keyed by physical address (the hot
+// 32-bit code pages handed to the region compiler, jit.ts) and the seams to the x87/SSE units;
+// the state exchange with CpuState is in cpu-state.ts, the fast REP MOVS/STOS in exec-string.ts.
 //
 // Layers, bottom up: CpuCore (registers, lazy flags) → Mmu (paging, TLB) → Segmentation →
 // Tasks (TSS) → Transfer (far transfers, interrupts) → Alu (operands, arithmetic) → System

@@ -1,4 +1,4 @@
-// The soft x86 core's block compiler: the hot decoded blocks (32-bit code) of one code page are
+// The soft x86 core's region compiler: the hot decoded blocks (32-bit code) of one code page are
 // translated to the source of one JavaScript function, a region, and compiled with `new
 // Function`, so V8 optimizes it like any code (DESIGN.md, "The soft CPU is the hot path"). The
 // common integer instructions are translated inline with their operands as constants; every
@@ -207,6 +207,26 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       return { pre, res, commit };
     };
 
+    /** ALU kind `kk` on the r/m32 operand and `src`; a memory operand is read, then written. */
+    const aluRm = (kk: number, src: string): void => {
+      const a = v('a'), b = v('b');
+      if (!mem) {
+        t(`const ${a} = r[${rm}], ${b} = ${src};`);
+        const x = alu(kk, a, b);
+        t(x.pre); t(x.commit);
+        if (kk !== 7) t(`r[${rm}] = ${x.res};`);
+        return;
+      }
+      const o = v('o');
+      t(fault);
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = ${src};`);
+      const x = alu(kk, a, b);
+      t(x.pre);
+      if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
+      t(x.commit);
+      if (kk !== 7) t(smcCheck);
+    };
+
     if (op >= 0x200 && op < 0x240 && ((op & 7) === 1 || (op & 7) === 3 || (op & 7) === 5)) {
       // ALU r/m32,r32 ; r32,r/m32 ; EAX,imm32
       const kk = (op >> 3) & 7, form = op & 7;
@@ -222,39 +242,11 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
         const x = alu(kk, a, b);
         t(x.pre); t(x.commit);
         if (kk !== 7) t(`r[${rg}] = ${x.res};`);
-      } else if (!mem) {
-        t(`const ${a} = r[${rm}], ${b} = r[${rg}];`);
-        const x = alu(kk, a, b);
-        t(x.pre); t(x.commit);
-        if (kk !== 7) t(`r[${rm}] = ${x.res};`);
       } else {
-        const o = v('o');
-        t(fault);
-        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = r[${rg}];`);
-        const x = alu(kk, a, b);
-        t(x.pre);
-        if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
-        t(x.commit);
-        if (kk !== 7) t(smcCheck);
+        aluRm(kk, `r[${rg}]`);
       }
     } else if (op === 0x281 || op === 0x283) {
-      const kk = rg;
-      const a = v('a'), b = v('b');
-      if (!mem) {
-        t(`const ${a} = r[${rm}], ${b} = ${imm};`);
-        const x = alu(kk, a, b);
-        t(x.pre); t(x.commit);
-        if (kk !== 7) t(`r[${rm}] = ${x.res};`);
-      } else {
-        const o = v('o');
-        t(fault);
-        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = ${imm};`);
-        const x = alu(kk, a, b);
-        t(x.pre);
-        if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
-        t(x.commit);
-        if (kk !== 7) t(smcCheck);
-      }
+      aluRm(rg, `${imm}`);
     } else if (op === 0x285 || op === 0x2a9) {
       const a = v('a'), b = v('b');
       if (op === 0x2a9) t(`const ${a} = r[0], ${b} = ${imm};`);

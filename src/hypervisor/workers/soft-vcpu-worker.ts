@@ -16,7 +16,7 @@ import { HostRequests } from './vcpu-common.js';
 import { postedPorts } from '../../machine/posted.js';
 import { VramWatch } from '../vram.js';
 
-// The block compiler's regions (soft/jit.ts) call small memory helpers a hundred times per
+// The compiled regions (soft/jit.ts) call small memory helpers a hundred times per
 // function; V8's default inlining budget (920 bytecode bytes per function) leaves most of those
 // as calls (a profile of md5 in the guest: 15% of the time in the load helper's own frame, 3% with
 // this budget). A larger budget lets TurboFan inline them. Flags apply process-wide, to later compiles.
