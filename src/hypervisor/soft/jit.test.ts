@@ -30,7 +30,7 @@ function program(seed: number): string {
   let label = 0;
   for (let i = 0; i < 48; i++) {
     const a = pick(REGS), b = pick(REGS);
-    switch (r() % 17) {
+    switch (r() % 19) {
       case 0: lines.push(`${pick(ALU)} ${a}, ${b}`); break;
       case 1: lines.push(`${pick(ALU)} ${a}, ${imm()}`); break;
       case 2: lines.push(`${pick(ALU)} ${a}, dword ${mem()}`); break;
@@ -54,6 +54,20 @@ function program(seed: number): string {
           `test ${pick(REGS8)}, ${pick(REGS8)}`, `test byte ${mem()}, ${r() & 0xff}`, `${pick(ALU)} byte ${mem()}, ${r() & 0xff}`,
           `${pick(ALU)} ${pick(REGS8)}, ${r() & 0xff}`, `push dword ${mem()}`, `pop dword ${mem()}`, `mov ${a.slice(1)}, ${b.slice(1)}`]));
         break;
+      case 17: {
+        // Byte ALU in every form, and a byte compare or test feeding a branch.
+        const r8 = pick(REGS8), s8 = pick(REGS8);
+        lines.push(pick([`${pick(ALU)} ${r8}, ${s8}`, `${pick(ALU)} ${r8}, byte ${mem()}`, `${pick(ALU)} byte ${mem()}, ${r8}`,
+          `${pick(ALU)} al, ${r() & 0xff}`, `test al, ${r() & 0xff}`]));
+        lines.push(`${pick(['cmp', 'test', 'sub', 'and'])} ${r8}, ${pick([s8, r8, `${r() & 0xff}`])}`, `${pick(JCC)} .l${label}`, `xor ${b}, ${imm()}`, `.l${label}:`);
+        label++;
+        break;
+      }
+      case 18:
+        lines.push(pick([`${pick(['inc', 'dec'])} dword ${mem()}`, `xchg ${a}, ${b}`, `xchg dword ${mem()}, ${a}`,
+          `cmpxchg ${a}, ${b}`, `cmpxchg dword ${mem()}, ${a}`, `call dword [0x2f100]`, `call dword [0x2f100]`]));
+        if (r() % 4 === 0) { lines.push(`mov ${a}, .l${label}`, `jmp ${a}`, `xor ${b}, ${imm()}`, `.l${label}:`); label++; }
+        break;
       default: lines.push(`${pick(ALU)} ${a}, ${b}`, `${pick(SHIFTS)} ${b}, ${1 + (r() % 31)}`); break;
     }
   }
@@ -62,6 +76,7 @@ function program(seed: number): string {
     %include "pm32.inc"
     test_main:
       mov dword [0x2f000], 0
+      mov dword [0x2f100], just_ret
       mov eax, 0x12345678
       mov ebx, 0x9abcdef0
       mov ecx, 5
@@ -89,6 +104,8 @@ function program(seed: number): string {
       cmp dword [0x2f000], 3
       jb again
       hlt
+    just_ret:
+      ret
   `;
 }
 
@@ -108,17 +125,53 @@ function snapshot(m: TestMachine): { regs: number[]; flags: number; eip: number;
 }
 
 test('compiled blocks match the interpreter on generated integer programs', () => {
-  for (let seed = 1; seed <= 16; seed++) {
+  for (let seed = 1; seed <= 64; seed++) {
     const image = assemble(program(seed * 7919));
     const a = machine(image);
     a.cpu.jitThreshold = 0;
     runTo(a);
     const b = machine(image);
     b.cpu.jitThreshold = 1;
+    b.cpu.pageCompileLimit = 1 << 20;
     runTo(b);
     assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
     assert.deepEqual(snapshot(b), snapshot(a), `seed ${seed * 7919}`);
   }
+});
+
+test('byte compares, subtractions and tests feed every condition as in the interpreter', () => {
+  // Each (a, b) pair under CMP, SUB, TEST and AND on byte registers, then each Jcc: a byte of
+  // memory records whether the branch fell through.
+  const pairs = [[5, 5], [3, 200], [200, 3], [0x80, 0x7f], [0x7f, 0x80], [0, 0], [0xff, 1]];
+  const lines: string[] = [];
+  let n = 0;
+  for (const [a, b] of pairs) {
+    for (const op of ['cmp', 'sub', 'test', 'and']) {
+      for (const jcc of JCC) {
+        lines.push(`mov al, ${a}`, `mov dh, ${b}`, `${op} al, dh`, `${jcc} .l${n}`, `mov byte [0x20000 + ${n}], 1`, `.l${n}:`);
+        n++;
+      }
+    }
+  }
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      mov ecx, 3
+    again:
+      ${lines.join('\n      ')}
+      dec ecx
+      jnz again
+      hlt
+  `);
+  const a = machine(image);
+  a.cpu.jitThreshold = 0;
+  runTo(a);
+  const b = machine(image);
+  b.cpu.jitThreshold = 1;
+  b.cpu.pageCompileLimit = 1 << 20;
+  runTo(b);
+  assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
+  assert.deepEqual(snapshot(b), snapshot(a));
 });
 
 test('a fault in the middle of a compiled block leaves the state after the previous instruction', () => {

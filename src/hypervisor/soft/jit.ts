@@ -30,8 +30,8 @@ export type JitFn = (c: SoftCpu) => number;
 
 /** What the generator knows statically about the last flag-setting instruction. */
 interface FlagState {
-  /** 'sub': a/b/res locals; 'logic', 'add', 'incdec', 'shift': res local; 'none': read c. */
-  kind: 'none' | 'sub' | 'logic' | 'add' | 'incdec' | 'shift';
+  /** 'sub': a/b/res locals; 'logic', 'add', 'incdec', 'shift': res local; 'none': read c. 'sub8' and 'logic8': the same for bytes (values 0..255). */
+  kind: 'none' | 'sub' | 'logic' | 'add' | 'incdec' | 'shift' | 'sub8' | 'logic8';
   a: string;
   b: string;
   res: string;
@@ -227,6 +227,26 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       if (kk !== 7) t(smcCheck);
     };
 
+    /** ALU kind `kk` on byte locals a/b (0..255): code for the result (0..255), and the flag commit. */
+    const alu8 = (kk: number, a: string, b: string): { pre: string; res: string; commit: string } => {
+      const res = v('v');
+      switch (kk) {
+        case 0:
+          fs = NONE;
+          return { pre: `const ${res} = (${a} + ${b}) & 255;`, res, commit: `c.ccOp = ${CC_ADD}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = 255;` };
+        case 1: case 4: case 6:
+          fs = { kind: 'logic8', a: '', b: '', res };
+          return { pre: `const ${res} = ${a} ${kk === 1 ? '|' : kk === 4 ? '&' : '^'} ${b};`, res, commit: `c.ccOp = ${CC_LOGIC}; c.ccRes = ${res}; c.ccMask = 255;` };
+        case 5: case 7:
+          fs = { kind: 'sub8', a, b, res };
+          return { pre: `const ${res} = (${a} - ${b}) & 255;`, res, commit: `c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = 255;` };
+        default:
+          // ADC/SBB read CF: the core's own ALU sets the flags.
+          fs = NONE;
+          return { pre: `const ${res} = c.alu(${kk}, ${a}, ${b}, 255);`, res, commit: '' };
+      }
+    };
+
     if (op >= 0x200 && op < 0x240 && ((op & 7) === 1 || (op & 7) === 3 || (op & 7) === 5)) {
       // ALU r/m32,r32 ; r32,r/m32 ; EAX,imm32
       const kk = (op >> 3) & 7, form = op & 7;
@@ -381,18 +401,69 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       const b = op === 0x84 ? reg8Get(rg) : `${imm & 0xff}`;
       t(`c.ccOp = ${CC_LOGIC}; c.ccRes = ${a} & ${b}; c.ccMask = 255;`);
       fs = NONE;
-    } else if (op === 0x80 || op === 0x82) {
-      // ALU r/m8, imm8 (the interpreter's order: flags, then the store)
-      const a = v('a'), res = v('v'), o = v('o');
+    } else if ((op < 0x40 && (op & 7) !== 6 && (op & 7) !== 7 && (op & 1) === 0 && op !== 0x26 && op !== 0x2e) || op === 0x80 || op === 0x82 || op === 0xa8) {
+      // ALU on bytes: r/m8,r8 (x0) ; r8,r/m8 (x2) ; AL,imm8 (x4) ; r/m8,imm8 (80/82) ; TEST AL,imm8 (A8)
+      const form = op >= 0x80 ? (op === 0xa8 ? 4 : 0) : op & 7;
+      const kk = op === 0xa8 ? 4 : op >= 0x80 ? rg : (op >> 3) & 7;
+      const writes = kk !== 7 && op !== 0xa8;
+      const a = v('a'), b = v('b'), o = v('o');
+      const src = op >= 0x80 ? `${imm & 0xff}` : form === 4 ? `${imm & 0xff}` : reg8Get(rg);
+      if (form === 4) t(`const ${a} = r[0] & 255, ${b} = ${src};`);
+      else if (form === 2) {
+        if (mem) { t(fault); t(`const ${b} = ld8(c, ${seg}, ${eaExpr(m, disp)}), ${a} = ${reg8Get(rg)};`); }
+        else t(`const ${a} = ${reg8Get(rg)}, ${b} = ${reg8Get(rm)};`);
+      } else if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld8(c, ${seg}, ${o}), ${b} = ${src};`); }
+      else t(`const ${a} = ${reg8Get(rm)}, ${b} = ${src};`);
+      const x = alu8(kk, a, b);
+      t(x.pre);
+      if (writes) {
+        if (form === 4) t(reg8Set(0, x.res));
+        else if (form === 2) t(reg8Set(rg, x.res));
+        else if (mem) { t(`st8(c, ${seg}, ${o}, ${x.res});`); }
+        else t(reg8Set(rm, x.res));
+      }
+      t(x.commit);
+      if (writes && mem && form === 0) t(smcCheck);
+    } else if (op === 0x2ff && (rg === 0 || rg === 1) && mem) {
+      // INC/DEC m32
+      const a = v('a'), o = v('o'), res = v('v'), cf = v('cf');
+      t(fault);
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${res} = (${a} ${rg === 0 ? '+' : '-'} 1) | 0;`);
+      t(`st32(c, ${seg}, ${o}, ${res});`);
+      t(`const ${cf} = ${cfExpr(fs)};`);
+      t(`c.ccAux = ${cf}; c.ccOp = ${rg === 0 ? CC_INC : CC_DEC}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = 1; c.ccMask = -1;`);
+      fs = { kind: 'incdec', a, b: '1', res };
+      t(smcCheck);
+    } else if (op === 0x2ff && (rg === 2 || rg === 4)) {
+      // CALL/JMP r/m32 (near, absolute): on to the target inside the region when it is there.
+      const tgt = v('t'), sp = v('s');
+      t(fault);
+      t(`const ${tgt} = ${mem ? `ld32(c, ${seg}, ${eaExpr(m, disp)})` : `r[${rm}]`};`);
+      t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
+      if (rg === 2) t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+      t(`c.eip = ${tgt};`);
+      if (rg === 2) t(`if (c.smc) return D + ${k + 1};`);
+      t(exit(k + 1));
+      ended = true;
+    } else if (op === 0x287) {
+      // XCHG r/m32, r32
+      const a = v('a'), o = v('o');
       if (mem) {
         t(fault);
-        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld8(c, ${seg}, ${o}); const ${res} = c.alu(${rg}, ${a}, ${imm & 0xff}, 255);`);
-        if (rg !== 7) { t(`st8(c, ${seg}, ${o}, ${res});`); t(smcCheck); }
-      } else {
-        t(`const ${a} = ${reg8Get(rm)}; const ${res} = c.alu(${rg}, ${a}, ${imm & 0xff}, 255);`);
-        if (rg !== 7) t(reg8Set(rm, res));
-      }
-      fs = NONE;
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}); st32(c, ${seg}, ${o}, r[${rg}]); r[${rg}] = ${a};`);
+        t(smcCheck);
+      } else t(`const ${a} = r[${rm}]; r[${rm}] = r[${rg}]; r[${rg}] = ${a};`);
+    } else if (op === 0x3b1) {
+      // CMPXCHG r/m32, r32: flags of EAX - dest; the destination is written either way.
+      const a = v('a'), d0 = v('d'), o = v('o'), res = v('v');
+      if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${d0} = ld32(c, ${seg}, ${o}), ${a} = r[0];`); }
+      else t(`const ${d0} = r[${rm}], ${a} = r[0];`);
+      t(`const ${res} = (${a} - ${d0}) | 0;`);
+      const wr = (val: string): string => mem ? `st32(c, ${seg}, ${o}, ${val});` : `r[${rm}] = ${val};`;
+      t(`if (${res} === 0) { ${wr(`r[${rg}]`)} } else { ${wr(d0)} r[0] = ${d0}; }`);
+      t(`c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${d0}; c.ccMask = -1;`);
+      fs = { kind: 'sub', a, b: d0, res };
+      if (mem) t(smcCheck);
     } else if (op === 0x89 && !mem) {
       t(`r[${rm}] = (r[${rm}] & -65536) | (r[${rg}] & 65535);`);
     } else if (op === 0x2ff && rg === 6) {
@@ -524,7 +595,8 @@ function keptFlags(fs: FlagState): string | null {
 function cfExpr(fs: FlagState): string {
   switch (fs.kind) {
     case 'sub': return `((${fs.a} >>> 0) < (${fs.b} >>> 0) ? 1 : 0)`;
-    case 'logic': return '0';
+    case 'sub8': return `(${fs.a} < ${fs.b} ? 1 : 0)`;
+    case 'logic': case 'logic8': return '0';
     case 'add': return `((${fs.res} >>> 0) < (${fs.a} >>> 0) ? 1 : 0)`;
     default: return 'c.getCF()';
   }
@@ -554,6 +626,27 @@ function condExpr(fs: FlagState, cc: number): string {
         case 2: case 3: e = `${fs.res} === 0`; break;
         case 4: case 6: e = `${fs.res} < 0`; break;
         case 7: e = `${fs.res} <= 0`; break;
+        default: break;
+      }
+      break;
+    case 'sub8':
+      switch (c) {
+        case 0: e = `((${fs.a} ^ ${fs.b}) & (${fs.a} ^ ${fs.res}) & 128) !== 0`; break;
+        case 1: e = `${fs.a} < ${fs.b}`; break;
+        case 2: e = `${fs.a} === ${fs.b}`; break;
+        case 3: e = `${fs.a} <= ${fs.b}`; break;
+        case 4: e = `(${fs.res} & 128) !== 0`; break;
+        case 6: e = `(${fs.a} << 24) < (${fs.b} << 24)`; break;
+        case 7: e = `(${fs.a} << 24) <= (${fs.b} << 24)`; break;
+        default: break;
+      }
+      break;
+    case 'logic8':
+      switch (c) {
+        case 0: case 1: e = 'false'; break;
+        case 2: case 3: e = `${fs.res} === 0`; break;
+        case 4: case 6: e = `(${fs.res} & 128) !== 0`; break;
+        case 7: e = `(${fs.res} === 0 || (${fs.res} & 128) !== 0)`; break;
         default: break;
       }
       break;
