@@ -66,13 +66,16 @@ const MAX_RECORDS = 1 << 19;
 const BLOCK_MAX = 64;
 const HASH_BITS = 17;
 /**
- * Blocks in one compiled region at most: a bound for pathological pages, not a tuning knob. A
- * region that leaves out hot blocks of its page returns to the run loop each time it reaches
- * one; with 16 (the old bound) half the region exits in bench/linux's shell loop were such
- * same-page exits. Measured on that loop (60000 iterations): 16 → 14.7–15.1 s, 64 → 12.6–13.5 s,
- * 256 and 4096 → 11.7–12.5 s.
+ * Blocks of one page considered for its regions at most (a bound for pathological pages). What
+ * limits a region is jit.ts's source budget (V8 leaves larger functions unoptimized); a page's
+ * hot blocks beyond it go into further regions of the page. A region that leaves out hot blocks
+ * of its page returns to the run loop each time it reaches one: with 16 blocks per region (the
+ * old bound) half the region exits in bench/linux's shell loop were such same-page exits.
+ * Measured on that loop (60000 iterations): 16 → 14.7–15.1 s, 64 → 12.6–13.5 s.
  */
 const MAX_REGION_BLOCKS = 256;
+/** Regions one compile of a page makes at most (each within jit.ts's source budget). */
+const MAX_PAGE_REGIONS = 4;
 /** Compiles of one code page per version of its code at most. */
 const MAX_PAGE_COMPILES = 8;
 /** A block joins its page's region once it has run this share of the compile threshold. */
@@ -418,22 +421,24 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
       byOff.set(k & 0xfff, i);
     }
     byOff.set(this.blkKey[b]! & 0xfff, b);
-    let members = [...byOff.values()];
-    if (members.length > MAX_REGION_BLOCKS) {
-      // Blocks already compiled have stopped counting hits: they stay (the hottest code of the
-      // page), the rest are taken hottest first.
-      const fresh = members.filter((i) => this.blkFn[i] === null && i !== b).sort((x, y) => this.blkHits[y]! - this.blkHits[x]!);
-      members = [b, ...members.filter((i) => this.blkFn[i] !== null && i !== b), ...fresh].slice(0, MAX_REGION_BLOCKS);
-    }
-    const blocks: RegionBlock[] = members.map((i) => ({ p: this.blkStart[i]!, n: this.blkCount[i]!, off: this.blkKey[i]! & 0xfff }));
+    // The entry block first, then blocks already compiled (they have stopped counting hits: the
+    // page's hottest code), then the rest hottest first; compileRegion takes them in this order
+    // while its source budget lasts.
+    const all = [...byOff.values()];
+    const fresh = all.filter((i) => this.blkFn[i] === null && i !== b).sort((x, y) => this.blkHits[y]! - this.blkHits[x]!);
+    const members = [b, ...all.filter((i) => this.blkFn[i] !== null && i !== b), ...fresh].slice(0, MAX_REGION_BLOCKS);
+    // A page whose hot code is more than one function's worth gets several regions.
     try {
-      const fn = compileRegion(this, blocks);
-      if (fn === null) return;
-      // A block of an older region left out of this one runs interpreted again (counting hits),
-      // so no two regions of a page hand control back and forth through the run loop.
       for (const i of compiled) this.blkFn[i] = null;
-      for (const i of members) this.blkFn[i] = fn;
-      this.regionsCompiled++;
+      let rest = members;
+      for (let part = 0; part < MAX_PAGE_REGIONS && rest.length > 0; part++) {
+        const blocks: RegionBlock[] = rest.map((i) => ({ p: this.blkStart[i]!, n: this.blkCount[i]!, off: this.blkKey[i]! & 0xfff }));
+        const fn = compileRegion(this, blocks);
+        if (fn === null) break;
+        rest.forEach((i, k) => { if (blocks[k]!.taken === true) this.blkFn[i] = fn; });
+        rest = rest.filter((_, k) => blocks[k]!.taken !== true);
+        this.regionsCompiled++;
+      }
     } catch {
       this.jitThreshold = 0;
     }

@@ -102,8 +102,20 @@ function classify(ins: Int32Array, p: number): Cls {
 /** Instructions a region runs at most per call (about; whole blocks) before the run loop's turn. */
 const LOOP_MAX = 1000;
 
-/** One block of a region: its first record, record count and offset in the code page. */
-export interface RegionBlock { p: number; n: number; off: number }
+/**
+ * One block of a region: its first record, record count and offset in the code page;
+ * compileRegion sets `taken` when the block is in the function it returns.
+ */
+export interface RegionBlock { p: number; n: number; off: number; taken?: boolean }
+
+/**
+ * Generated source of one region at most (characters), about 15,000 bytes of V8 bytecode per
+ * 48,000: TurboFan never optimizes a function past 60 KB of bytecode, and its compile time grows
+ * faster than the function. A page of 256 blocks in one function left bench/linux's shell loop
+ * running such functions unoptimized (101 s instead of 50 s) and --guest-decompress's
+ * decompressor too (boot 108 s instead of 26 s).
+ */
+const MAX_REGION_SOURCE = 48_000;
 
 /**
  * Ops after which a region goes on to the next block when the interpreter ran them as the last
@@ -549,12 +561,19 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
 export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn | null {
   const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
   const out: string[] = [];
-  let inline = 0, total = 0;
+  let inline = 0, size = 0;
+  // Blocks come hottest first (the entry first of all): once the source budget is spent the
+  // rest stay out of the region.
   for (const b of blocks) {
-    out.push(`case ${b.off}: {`);
-    inline += translateBlock(c, b.p, b.n, out, dump);
-    total += b.n;
-    out.push('}');
+    const part: string[] = [`case ${b.off}: {`];
+    const k = translateBlock(c, b.p, b.n, part, dump);
+    part.push('}');
+    const len = part.reduce((t, x) => t + x.length + 1, 0);
+    b.taken = out.length === 0 || size + len <= MAX_REGION_SOURCE;
+    if (!b.taken) continue;
+    size += len;
+    inline += k;
+    out.push(...part);
   }
   if (inline === 0) return null;
   const body = `const { ld32, st32, ld8, st8, ld16, execBlock, pcThunk, PAR } = H;\n` +
