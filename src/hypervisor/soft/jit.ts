@@ -1,6 +1,7 @@
 // The soft x86 core's region compiler: the hot decoded blocks (32-bit code) of one code page are
-// translated to the source of one JavaScript function, a region, and compiled with `new
-// Function`, so V8 optimizes it like any code (DESIGN.md, "The soft CPU is the hot path"). The
+// translated to the source of a JavaScript function, a region (more than one per page when its
+// hot code exceeds a region's source budget), and compiled with `new Function`, so V8
+// optimizes it like any code (DESIGN.md, "The soft CPU is the hot path"). The
 // common integer instructions are translated inline with their operands as constants; every
 // other instruction runs through the interpreter (`execBlock` on its record), so the translation
 // may cover any subset. A region is a loop over a `switch` on EIP's offset in the page: a branch
@@ -13,91 +14,24 @@
 // sets EIP to the instruction's own address, and it changes no register or flag before the
 // fault point, so a fault mid-block leaves the state as after the previous instruction. A store
 // that hits decoded code (`smc`) ends the region after that instruction. The function lives and
-// dies with the decoded blocks of its page (the block cache's invalidation covers it).
+// dies with the decoded blocks of its page (the block cache's invalidation covers it). The
+// expressions for operands, flags and conditions are in jit-exprs.ts.
 
 import type { SoftCpu } from './cpu.js';
 import { HELPERS } from './jit-helpers.js';
 import {
-  M_ADDR16, M_HAS_BASE, M_HAS_INDEX, M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
+  M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
 } from './decoder.js';
 import { CC_ADC, CC_ADD, CC_DEC, CC_FLAGS, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
+import {
+  Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, reg8Get, reg8Set, type FlagState,
+} from './jit-exprs.js';
 
 /** A compiled block: returns the number of instructions completed. */
 export type JitFn = (c: SoftCpu) => number;
 
 
 // ---- translation ----
-
-/** What the generator knows statically about the last flag-setting instruction. */
-interface FlagState {
-  /** 'sub': a/b/res locals; 'logic', 'add', 'incdec', 'shift': res local; 'none': read c. 'sub8' and 'logic8': the same for bytes (values 0..255). */
-  kind: 'none' | 'sub' | 'logic' | 'add' | 'incdec' | 'shift' | 'sub8' | 'logic8';
-  a: string;
-  b: string;
-  res: string;
-}
-
-const NONE: FlagState = { kind: 'none', a: '', b: '', res: '' };
-
-/** Instruction classes for the flag liveness pass. */
-const enum Cls {
-  /** Register-only, cannot fault, neither reads nor writes flags. */
-  Quiet = 0,
-  /** Register-only, cannot fault, writes all six flags without reading them. */
-  Writer = 1,
-  /** Anything else (may fault, reads flags, or runs in the interpreter). */
-  Other = 2,
-}
-
-function reg8Get(n: number): string {
-  return n < 4 ? `(r[${n}] & 255)` : `((r[${n - 4}] >> 8) & 255)`;
-}
-
-function reg8Set(n: number, v: string): string {
-  return n < 4 ? `r[${n}] = (r[${n}] & -256) | ((${v}) & 255);` : `r[${n - 4}] = (r[${n - 4}] & -65281) | (((${v}) & 255) << 8);`;
-}
-
-function eaExpr(m: number, disp: number): string {
-  let e = `${disp}`;
-  if ((m & M_HAS_BASE) !== 0) e += ` + r[${(m >> 8) & 7}]`;
-  if ((m & M_HAS_INDEX) !== 0) {
-    const sc = (m >> 16) & 3;
-    e += sc === 0 ? ` + r[${(m >> 12) & 7}]` : ` + (r[${(m >> 12) & 7}] << ${sc})`;
-  }
-  return (m & M_ADDR16) !== 0 ? `((${e}) & 65535)` : `((${e}) | 0)`;
-}
-
-/** Whether op `k` of the ALU family (ADD OR ADC SBB AND SUB XOR CMP) reads CF. */
-function aluReadsFlags(k: number): boolean { return k === 2 || k === 3; }
-
-/** Classifies record `p` for the liveness pass. */
-function classify(ins: Int32Array, p: number): Cls {
-  const op = ins[p]!, m = ins[p + R_M]!;
-  const mem = (m & M_MEM) !== 0;
-  if (op >= 0x200 && op < 0x240 && ((op & 7) === 1 || (op & 7) === 3)) {
-    if (mem) return Cls.Other;
-    return aluReadsFlags((op >> 3) & 7) ? Cls.Other : Cls.Writer;
-  }
-  if (op >= 0x200 && op < 0x240 && (op & 7) === 5) return aluReadsFlags((op >> 3) & 7) ? Cls.Other : Cls.Writer;
-  if (op === 0x281 || op === 0x283) {
-    if (mem) return Cls.Other;
-    return aluReadsFlags((m >> 3) & 7) ? Cls.Other : Cls.Writer;
-  }
-  if (op === 0x285) return mem ? Cls.Other : Cls.Writer;
-  if (op === 0x2a9) return Cls.Writer;
-  if (op === 0x289 || op === 0x28b) return mem ? Cls.Other : Cls.Quiet;
-  if (op === 0x28d || (op >= 0x2b8 && op <= 0x2bf) || (op >= 0xb0 && op <= 0xb7) || op === 0x290 || op === 0x298 || op === 0x299) return Cls.Quiet;
-  if (op === 0x2c7 || op === 0x88 || op === 0x8a || op === 0xc6) return mem ? Cls.Other : Cls.Quiet;
-  if (op === 0x3b6 || op === 0x3b7 || op === 0x3be || op === 0x3bf) return mem ? Cls.Other : Cls.Quiet;
-  if (op === 0x2c1 || op === 0x2d1) {
-    if (mem) return Cls.Other;
-    const kind = (m >> 3) & 7;
-    const cnt = op === 0x2d1 ? 1 : ins[p + R_IMM]! & 31;
-    if (cnt === 0) return Cls.Quiet;
-    return kind >= 4 ? Cls.Writer : Cls.Other;
-  }
-  return Cls.Other;
-}
 
 /** Instructions a region runs at most per call (about; whole blocks) before the run loop's turn. */
 const LOOP_MAX = 1000;
@@ -591,90 +525,4 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
 /** Translates the one block at EIP (records `p`, count `n`) as a region of its own. */
 export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
   return compileRegion(c, [{ p, n, off: (c.segBase[1]! + c.eip) & 4095 }]);
-}
-
-function isRotate(ins: Int32Array, p: number): boolean {
-  const op = ins[p]!, m = ins[p + R_M]!;
-  return (op === 0x2c1 || op === 0x2d1) && (m & M_MEM) === 0 && ((m >> 3) & 7) < 2 &&
-    (op === 0x2d1 || (ins[p + R_IMM]! & 31) !== 0);
-}
-
-/** PF, AF, ZF and SF (EFLAGS bits) as `fs` left them, when known statically. */
-function keptFlags(fs: FlagState): string | null {
-  const szp = `(PAR[${fs.res} & 255] << 2) | (${fs.res} === 0 ? 64 : 0) | ((${fs.res} >>> 24) & 128)`;
-  switch (fs.kind) {
-    case 'add': case 'sub': return `(${szp} | ((${fs.a} ^ ${fs.b} ^ ${fs.res}) & 16))`;
-    case 'incdec': return `(${szp} | ((${fs.a} ^ 1 ^ ${fs.res}) & 16))`;
-    case 'logic': case 'shift': return `(${szp})`;
-    default: return null;
-  }
-}
-
-/** CF before the current instruction, from what is known statically or from the CPU. */
-function cfExpr(fs: FlagState): string {
-  switch (fs.kind) {
-    case 'sub': return `((${fs.a} >>> 0) < (${fs.b} >>> 0) ? 1 : 0)`;
-    case 'sub8': return `(${fs.a} < ${fs.b} ? 1 : 0)`;
-    case 'logic': case 'logic8': return '0';
-    case 'add': return `((${fs.res} >>> 0) < (${fs.a} >>> 0) ? 1 : 0)`;
-    default: return 'c.getCF()';
-  }
-}
-
-/** Condition `cc` (Jcc low nibble) as a JS boolean expression. */
-function condExpr(fs: FlagState, cc: number): string {
-  const neg = (cc & 1) !== 0;
-  let e: string | null = null;
-  const c = cc >> 1;
-  switch (fs.kind) {
-    case 'sub':
-      switch (c) {
-        case 0: e = `((${fs.a} ^ ${fs.b}) & (${fs.a} ^ ${fs.res})) < 0`; break;
-        case 1: e = `(${fs.a} >>> 0) < (${fs.b} >>> 0)`; break;
-        case 2: e = `${fs.a} === ${fs.b}`; break;
-        case 3: e = `(${fs.a} >>> 0) <= (${fs.b} >>> 0)`; break;
-        case 4: e = `${fs.res} < 0`; break;
-        case 6: e = `${fs.a} < ${fs.b}`; break;
-        case 7: e = `${fs.a} <= ${fs.b}`; break;
-        default: break;
-      }
-      break;
-    case 'logic':
-      switch (c) {
-        case 0: case 1: e = 'false'; break;
-        case 2: case 3: e = `${fs.res} === 0`; break;
-        case 4: case 6: e = `${fs.res} < 0`; break;
-        case 7: e = `${fs.res} <= 0`; break;
-        default: break;
-      }
-      break;
-    case 'sub8':
-      switch (c) {
-        case 0: e = `((${fs.a} ^ ${fs.b}) & (${fs.a} ^ ${fs.res}) & 128) !== 0`; break;
-        case 1: e = `${fs.a} < ${fs.b}`; break;
-        case 2: e = `${fs.a} === ${fs.b}`; break;
-        case 3: e = `${fs.a} <= ${fs.b}`; break;
-        case 4: e = `(${fs.res} & 128) !== 0`; break;
-        case 6: e = `(${fs.a} << 24) < (${fs.b} << 24)`; break;
-        case 7: e = `(${fs.a} << 24) <= (${fs.b} << 24)`; break;
-        default: break;
-      }
-      break;
-    case 'logic8':
-      switch (c) {
-        case 0: case 1: e = 'false'; break;
-        case 2: case 3: e = `${fs.res} === 0`; break;
-        case 4: case 6: e = `(${fs.res} & 128) !== 0`; break;
-        case 7: e = `(${fs.res} === 0 || (${fs.res} & 128) !== 0)`; break;
-        default: break;
-      }
-      break;
-    case 'add': case 'incdec': case 'shift':
-      if (c === 2) e = `${fs.res} === 0`;
-      else if (c === 4) e = `${fs.res} < 0`;
-      break;
-    default: break;
-  }
-  if (e === null) return `${neg ? '!' : ''}c.cond(${cc & ~1})`;
-  return neg ? `!(${e})` : `(${e})`;
 }
