@@ -124,19 +124,21 @@ function snapshot(m: TestMachine): { regs: number[]; flags: number; eip: number;
   };
 }
 
+/** Runs `image` interpreted and with every block compiled; the end states must be equal. */
+function matchesInterpreter(image: Uint8Array, what: string): void {
+  const a = machine(image);
+  a.cpu.jitThreshold = 0;
+  runTo(a);
+  const b = machine(image);
+  b.cpu.jitThreshold = 1;
+  b.cpu.pageCompileLimit = 1 << 20;
+  runTo(b);
+  assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
+  assert.deepEqual(snapshot(b), snapshot(a), what);
+}
+
 test('compiled blocks match the interpreter on generated integer programs', () => {
-  for (let seed = 1; seed <= 64; seed++) {
-    const image = assemble(program(seed * 7919));
-    const a = machine(image);
-    a.cpu.jitThreshold = 0;
-    runTo(a);
-    const b = machine(image);
-    b.cpu.jitThreshold = 1;
-    b.cpu.pageCompileLimit = 1 << 20;
-    runTo(b);
-    assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
-    assert.deepEqual(snapshot(b), snapshot(a), `seed ${seed * 7919}`);
-  }
+  for (let seed = 1; seed <= 64; seed++) matchesInterpreter(assemble(program(seed * 7919)), `seed ${seed * 7919}`);
 });
 
 test('byte compares, subtractions and tests feed every condition as in the interpreter', () => {
@@ -163,15 +165,7 @@ test('byte compares, subtractions and tests feed every condition as in the inter
       jnz again
       hlt
   `);
-  const a = machine(image);
-  a.cpu.jitThreshold = 0;
-  runTo(a);
-  const b = machine(image);
-  b.cpu.jitThreshold = 1;
-  b.cpu.pageCompileLimit = 1 << 20;
-  runTo(b);
-  assert.ok(b.cpu.regionsCompiled > 0, 'something compiled');
-  assert.deepEqual(snapshot(b), snapshot(a));
+  matchesInterpreter(image, 'byte conditions');
 });
 
 test('a fault in the middle of a compiled block leaves the state after the previous instruction', () => {
