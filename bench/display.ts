@@ -15,11 +15,12 @@
 // Exits non-zero only if hvm itself fails to deliver a 1024x768 frame.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assemble, repoRoot } from '../test/support/asm.js';
+import { missingTool, ratio } from './support/engine.js';
 
 const LONG = process.env['HVM_LONG'] === '1';
 const WINDOW_S = LONG ? 20 : 4;
@@ -330,16 +331,12 @@ function kvmUsable(): boolean {
   try { accessSync('/dev/kvm', constants.R_OK | constants.W_OK); return true; } catch { return false; }
 }
 
-function onPath(cmd: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
-}
-
 async function main(): Promise<number> {
   const accels = (process.env['HVM_BENCH_ACCELS'] ?? (kvmUsable() ? 'soft,kvm' : 'soft')).split(',').map((s) => s.trim()).filter((s) => s);
   const encodings = (process.env['HVM_BENCH_ENCODINGS'] ?? 'raw,zlib').split(',').map((s) => s.trim()).filter((s) => s);
   for (const e of encodings) if (!(e in ENCODINGS)) throw new Error(`HVM_BENCH_ENCODINGS: "${e}" is not raw or zlib`);
   for (const a of accels) if (a !== 'soft' && a !== 'kvm') throw new Error(`HVM_BENCH_ACCELS: "${a}" is not soft or kvm`);
-  const haveQemu = onPath('qemu-system-i386');
+  const noQemu = missingTool('qemu-system-i386', 'qemu-system-x86');
 
   const work = mkdtempSync(join(tmpdir(), 'hvm-bench-display-'));
   const sector = readFileSync(assemble('bench/programs/vbe-fill.asm'));
@@ -367,14 +364,13 @@ async function main(): Promise<number> {
         if (!h.ok) hvmFailed = true;
         process.stdout.write(`  hvm --accel ${accel} ${enc}: ${h.ok ? `${f(h.fps)} fps (${f(h.updatesPerS)} updates/s, ${f(h.screensPerS)} screens' worth of pixels/s), ${f(h.cpuMsPerFrame)} CPU ms/frame, ${f(h.cpuCores * 1000 / h.screensPerS)} CPU ms/screen of pixels, ${f(h.cpuCores, 2)} cores busy, ${f(h.mbPerS)} MB/s` : `FAILED: ${h.reason}`}\n`);
         let q: Result | null = null;
-        if (haveQemu) {
+        if (noQemu === null) {
           q = await measure('qemu-system-i386', qemuArgs(accel), ENCODINGS[enc]!);
           process.stdout.write(`  qemu -accel ${accel === 'kvm' ? 'kvm' : 'tcg'} ${enc}: ${q.ok ? `${f(q.fps)} fps (${f(q.updatesPerS)} updates/s, ${f(q.screensPerS)} screens' worth of pixels/s), ${f(q.cpuMsPerFrame)} CPU ms/frame, ${f(q.cpuCores * 1000 / q.screensPerS)} CPU ms/screen of pixels, ${f(q.cpuCores, 2)} cores busy, ${f(q.mbPerS)} MB/s` : `FAILED: ${q.reason}`}\n`);
         } else {
-          process.stdout.write('  qemu: skipped: qemu-system-i386 not on PATH (Debian: qemu-system-x86)\n');
+          process.stdout.write(`  qemu: skipped: ${noQemu}\n`);
         }
         const qo = q?.ok ? q : null;
-        const ratio = (a: number, b: number | undefined): string => (b === undefined || !(b > 0) || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : `${(a / b).toFixed(2)}x`);
         rows.push([label, enc, h.ok ? f(h.fps) : 'FAIL', qo ? f(qo.fps) : '-', h.ok ? ratio(h.fps, qo?.fps) : '-',
           h.ok ? f(h.cpuMsPerFrame) : '-', qo ? f(qo.cpuMsPerFrame) : '-', h.ok ? ratio(h.cpuMsPerFrame, qo?.cpuMsPerFrame) : '-',
           h.ok ? f(h.screensPerS) : '-', qo ? f(qo.screensPerS) : '-']);

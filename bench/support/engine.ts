@@ -107,7 +107,7 @@ export function missingTool(cmd: string, debianPackage: string): string | null {
 
 /** `a / b` as "1.23x", or "-" when either is missing. */
 export function ratio(a: number | undefined, b: number | undefined): string {
-  return a === undefined || b === undefined || b <= 0 ? '-' : `${(a / b).toFixed(2)}x`;
+  return a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : `${(a / b).toFixed(2)}x`;
 }
 
 /** Rows as aligned text: the first `leftColumns` columns padded right, the others left. */
