@@ -245,3 +245,26 @@ test('HLT returns Halted and resumes on an interrupt', () => {
   assert.equal(m.cpu.getState().rflags & 0x200n, 0n);
 });
 
+
+test('the elements of a repeated string instruction count toward the run budget', () => {
+  // A 4 MiB `rep stosd` retires as one instruction; run(2000) must still return long before it
+  // ends (four elements per instruction of budget), so the caller's per-slice work (timers, the
+  // VRAM dirty-page sync) keeps its pace while the guest fills a framebuffer.
+  const m = machine(assemble(`
+    %include "pm32.inc"
+    test_main:
+      mov edi, 0x100000
+      mov ecx, 1 << 20
+      mov eax, 0x5a5a5a5a
+      rep stosd
+      hlt
+  `));
+  assert.equal(m.cpu.run(2000), StopReason.Budget);
+  const left = m.cpu.regs[1]! >>> 0;
+  assert.ok(left > 0 && left >= (1 << 20) - 4 * 2000 - 4096, `ECX ${left} after run(2000)`);
+  let stop = StopReason.Budget;
+  for (let i = 0; i < 1000 && stop === StopReason.Budget; i++) stop = m.cpu.run(2000);
+  assert.equal(stop, StopReason.Halted);
+  assert.equal(m.cpu.regs[1], 0);
+  assert.equal(peek32(m, 0x100000 + 4 * ((1 << 20) - 1)), 0x5a5a5a5a);
+});

@@ -118,6 +118,7 @@ export function execString(c: SoftCpu, op: number, p: number): void {
       break;
     }
   }
+  c.stringWork += done;
   // Elements left: run this instruction again (after a possible interrupt).
   if (rep && !stop && done < count) c.nextEip = c.eip;
 }
