@@ -407,11 +407,12 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   }
 
   /**
-   * Compiles the code page of block `b` (jit.ts): one region of every valid 32-bit block there
-   * that has run, so jumps between them stay inside the compiled function. A page is compiled
-   * again when its blocks outside the region have run another `jitThreshold` instructions, at
-   * most MAX_PAGE_COMPILES times per version of its code. A failure (no code generation
-   * allowed) turns the compiler off.
+   * Compiles the code page of block `b` (jit.ts): regions of the valid 32-bit blocks there that
+   * have run at least REGION_WARM of the threshold (one region while jit.ts's source budget
+   * lasts, so jumps between them stay inside the compiled function). A page is compiled again
+   * when one of its blocks outside the regions reaches `jitThreshold` itself, at most
+   * `pageCompileLimit` times per version of its code. A failure (no code generation allowed)
+   * turns the compiler off.
    */
   private compile(b: number): void {
     const page = this.blkKey[b]! >>> 12, gen = this.pageGen[page]!;
@@ -438,12 +439,13 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     const members = [b, ...all.filter((i) => this.blkFn[i] !== null && i !== b), ...fresh].slice(0, MAX_REGION_BLOCKS);
     // A page whose hot code is more than one function's worth gets several regions.
     try {
-      for (const i of compiled) this.blkFn[i] = null;
       let rest = members;
       for (let part = 0; part < MAX_PAGE_REGIONS && rest.length > 0; part++) {
         const blocks: RegionBlock[] = rest.map((i) => ({ p: this.blkStart[i]!, n: this.blkCount[i]!, off: this.blkKey[i]! & 0xfff }));
         const fn = compileRegion(this, blocks);
         if (fn === null) break;
+        // Blocks of the page's older regions that no new region takes run interpreted again.
+        if (part === 0) for (const i of compiled) this.blkFn[i] = null;
         rest.forEach((i, k) => { if (blocks[k]!.taken === true) this.blkFn[i] = fn; });
         rest = rest.filter((_, k) => blocks[k]!.taken !== true);
         this.regionsCompiled++;

@@ -175,7 +175,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
 
     /** ALU kind `kk` on byte locals a/b (0..255): code for the result (0..255), and the flag commit. */
     const alu8 = (kk: number, a: string, b: string): { pre: string; res: string; commit: string } => {
-      const res = v('v');
+      const res = v('v'), fs0 = fs;
       switch (kk) {
         case 0:
           fs = NONE;
@@ -186,10 +186,17 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
         case 5: case 7:
           fs = { kind: 'sub8', a, b, res };
           return { pre: `const ${res} = (${a} - ${b}) & 255;`, res, commit: `c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = 255;` };
-        default:
-          // ADC/SBB read CF: the core's own ALU sets the flags.
+        default: {
+          // ADC/SBB: CF read before, flags committed after the store (a store that faults, say on
+          // a copy-on-write page, must leave CF as it was: the instruction runs again).
+          const cf = v('cf');
           fs = NONE;
-          return { pre: `const ${res} = c.alu(${kk}, ${a}, ${b}, 255);`, res, commit: '' };
+          return {
+            pre: `const ${cf} = ${cfExpr(fs0)}; const ${res} = (${a} ${kk === 2 ? '+' : '-'} ${b} ${kk === 2 ? '+' : '-'} ${cf}) & 255;`,
+            res,
+            commit: `c.ccAux = ${cf}; c.ccOp = ${kk === 2 ? CC_ADC : CC_SBB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${b}; c.ccMask = 255;`,
+          };
+        }
       }
     };
 
@@ -347,13 +354,13 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       const b = op === 0x84 ? reg8Get(rg) : `${imm & 0xff}`;
       t(`c.ccOp = ${CC_LOGIC}; c.ccRes = ${a} & ${b}; c.ccMask = 255;`);
       fs = NONE;
-    } else if ((op < 0x40 && (op & 7) !== 6 && (op & 7) !== 7 && (op & 1) === 0 && op !== 0x26 && op !== 0x2e) || op === 0x80 || op === 0x82 || op === 0xa8) {
+    } else if ((op < 0x40 && (op & 7) < 6 && (op & 1) === 0) || op === 0x80 || op === 0x82 || op === 0xa8) {
       // ALU on bytes: r/m8,r8 (x0) ; r8,r/m8 (x2) ; AL,imm8 (x4) ; r/m8,imm8 (80/82) ; TEST AL,imm8 (A8)
       const form = op >= 0x80 ? (op === 0xa8 ? 4 : 0) : op & 7;
       const kk = op === 0xa8 ? 4 : op >= 0x80 ? rg : (op >> 3) & 7;
       const writes = kk !== 7 && op !== 0xa8;
       const a = v('a'), b = v('b'), o = v('o');
-      const src = op >= 0x80 ? `${imm & 0xff}` : form === 4 ? `${imm & 0xff}` : reg8Get(rg);
+      const src = op >= 0x80 || form === 4 ? `${imm & 0xff}` : reg8Get(rg);
       if (form === 4) t(`const ${a} = r[0] & 255, ${b} = ${src};`);
       else if (form === 2) {
         if (mem) { t(fault); t(`const ${b} = ld8(c, ${seg}, ${eaExpr(m, disp)}), ${a} = ${reg8Get(rg)};`); }
@@ -522,7 +529,3 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
   return factory(HELPERS);
 }
 
-/** Translates the one block at EIP (records `p`, count `n`) as a region of its own. */
-export function compileBlock(c: SoftCpu, p: number, n: number): JitFn | null {
-  return compileRegion(c, [{ p, n, off: (c.segBase[1]! + c.eip) & 4095 }]);
-}
