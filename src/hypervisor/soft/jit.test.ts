@@ -211,6 +211,55 @@ test('a fault in the middle of a compiled block leaves the state after the previ
   assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
 });
 
+test('a byte ADC whose store faults leaves the flags of the instruction before it', () => {
+  // ES becomes a read-only data segment on the fourth pass of a block that is compiled by then
+  // (its first run is interpreted): the ADC's read succeeds and its store faults (#GP), as a
+  // store to a copy-on-write page would; the restarted instruction must see the CF the CMP left
+  // (CF=1, SF=1), not the ADC's own result (0xff + 1 + 1: SF=0).
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      lgdt [ro_gdt_desc]
+      mov dword [FIXUP], resume
+      mov byte [0x20004], 0xff
+      mov ecx, 0
+      mov edx, 1
+    again:
+      mov eax, [selectors + ecx * 4]
+      mov es, ax
+      cmp ecx, 5
+      adc byte [es:0x20004], dl
+      mov byte [0x20004], 0xff
+      inc ecx
+      jmp again
+    resume:
+      pushfd
+      pop dword [0x20010]
+      hlt
+    selectors:
+      dd 0x10, 0x10, 0x10, 0x18
+    align 8
+    ro_gdt:
+      dq 0
+      dq 0x00cf9a000000ffff
+      dq 0x00cf92000000ffff
+      dq 0x00cf91000000ffff       ; read-only, accessed (no descriptor write into this code page)
+    ro_gdt_desc:
+      dw ro_gdt_desc - ro_gdt - 1
+      dd ro_gdt
+  `);
+  const results = [0, 1].map((th) => {
+    const m = machine(image);
+    m.cpu.jitThreshold = th;
+    runTo(m);
+    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
+  });
+  assert.equal(results[0]!.vec, 13);
+  assert.equal(results[0]!.snap.flags & 0x81, 0x81, 'CF and SF from the CMP');
+  assert.ok(results[1]!.compiled > 0);
+  assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
+});
+
 test('a compiled region (loops over several blocks, near calls, code it rewrites) matches the interpreter', () => {
   // One page of code: a loop whose body branches, calls a function in the same page through a
   // direct and an indirect call, calls a PC thunk (mov ebx, [esp]; ret), on its fifth pass
