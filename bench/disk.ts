@@ -23,14 +23,14 @@ import { join } from 'node:path';
 import { findTool } from '../src/guest/host-tools.js';
 import { defaultCacheDir, readCachedGuest } from '../src/guest/image-build.js';
 import { appendToInitrd } from '../src/guest/initrd-append.js';
-import { hvmBin, missingTool, ratio, repoRoot, runEngine, table } from './support/engine.js';
+import { envCount, hvmBin, missingTool, ratio, repoRoot, runEngine, table } from './support/engine.js';
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 16 : 64;
 const COUNT = QUICK ? 500 : 5000;
 /** The read pass goes over the written MiB this many times: one pass is too short to time on QEMU. */
 const READ_PASSES = QUICK ? 2 : 8;
 const DISK_MIB = 256;
-const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1800);
+const TIMEOUT_S = envCount('HVM_BENCH_TIMEOUT', 1800);
 const EXIT_MARKER = 'HVM-CMD-EXIT=';
 const SCRIPT_PATH = '/disk-bench.sh';
 const TOOL_PATH = '/disk-io';

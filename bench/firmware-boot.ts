@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBootMedia } from '../src/guest/boot-media.js';
 import { defaultCacheDir, readCachedGuest, READY_MARKER } from '../src/guest/image-build.js';
-import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
-const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1200);
+import { envCount, hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
+const TIMEOUT_S = envCount('HVM_BENCH_TIMEOUT', 1200);
 
 /** Moments of one boot, in seconds from process start. */
 interface Marks { bios?: number; loaderStart?: number; loader?: number; ready?: number }

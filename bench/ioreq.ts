@@ -7,10 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { assemble } from '../test/support/asm.js';
-import { hvmBin } from './support/engine.js';
+import { envCount, hvmBin } from './support/engine.js';
 
 const SHORT = 100_000;
-const LONG = Number(process.env['HVM_BENCH_EXITS'] ?? 1_100_000);
+const LONG = envCount('HVM_BENCH_EXITS', 1_100_000);
 
 function image(count: number): string {
   return assemble('bench/programs/pio-loop.asm', (img) => {

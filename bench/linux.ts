@@ -18,14 +18,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir, readCachedGuest, READY_MARKER } from '../src/guest/image-build.js';
-import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
+import { envCount, hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
 
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 4 : 32;
 // The benchmark: a busybox ash loop of 200000 iterations (long enough that every engine's
 // compiled steady state dominates, not its warm-up).
-const LOOP = Number(process.env['HVM_BENCH_LOOP'] ?? (QUICK ? 2_000 : 200_000));
-const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1800);
+const LOOP = envCount('HVM_BENCH_LOOP', QUICK ? 2_000 : 200_000);
+const TIMEOUT_S = envCount('HVM_BENCH_TIMEOUT', 1800);
 const BASE_APPEND = 'console=ttyS0 cryptomgr.notests';
 const EXIT_MARKER = 'HVM-CMD-EXIT=';
 const MEMORY = 256 * 1024 * 1024;

@@ -21,11 +21,11 @@ import { createConnection, createServer, type AddressInfo, type Server } from 'n
 import { join } from 'node:path';
 import { defaultCacheDir, readCachedGuest } from '../src/guest/image-build.js';
 import { freePort } from '../test/support/host-io.js';
-import { hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
+import { envCount, hvmBin, missingTool, ratio, runEngine, table } from './support/engine.js';
 const QUICK = process.env['HVM_BENCH_QUICK'] === '1';
 const MIB = QUICK ? 1 : 8;
 const PINGS = QUICK ? 5 : 20;
-const TIMEOUT_S = Number(process.env['HVM_BENCH_TIMEOUT'] ?? 1800);
+const TIMEOUT_S = envCount('HVM_BENCH_TIMEOUT', 1800);
 const GUEST_RX_PORT = 5002;
 const EXIT_MARKER = 'HVM-CMD-EXIT=';
 /** HVM_BENCH_PCAP=DIR: hvm's NIC traffic is captured to DIR/hvm-CARD.pcap (for looking into a slow run). */

@@ -100,6 +100,19 @@ export function runEngine(cmd: string, args: string[], opts: EngineOptions): Pro
   });
 }
 
+/**
+ * The positive integer in environment variable `name`, or `dflt` when it is unset; anything else
+ * ends the benchmark with a one-line error (exit 2).
+ */
+export function envCount(name: string, dflt: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  process.stderr.write(`${name}: "${raw}" is not a positive whole number\n`);
+  process.exit(2);
+}
+
 /** Null when `cmd` is on PATH, else why a run needing it is skipped. */
 export function missingTool(cmd: string, debianPackage: string): string | null {
   return findTool(cmd) !== null ? null : `${cmd} not on PATH (Debian: ${debianPackage})`;
