@@ -248,7 +248,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
           const cnt = this.blkCount[b]!;
           let n: number;
           const f = this.blkFn[b] ?? null;
-          if (f !== null && cnt <= this.stepLimit) {
+          // A region runs on to other blocks: never while stepping.
+          if (f !== null && !this.stepping) {
             n = f(this);
           } else {
             const hits = this.blkHits[b]! + cnt;

@@ -322,3 +322,32 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
   assert.equal(results[0]!.snap.mem.slice(0x100 * 2, 0x104 * 2), Buffer.from(Uint32Array.of(3 * 5 + 1000 * 35).buffer).toString('hex'));
   for (const r of results.slice(1)) assert.deepEqual(r.snap, results[0]!.snap);
 });
+
+test('step() runs one instruction where the block is compiled', () => {
+  // `again` is a block of one instruction, compiled into the loop's region with the rest.
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      mov dword [0x20000], again
+      mov dword [0x20004], a1
+      mov ecx, 0
+    again:
+      jmp a1
+    a1:
+      inc ecx
+      cmp ecx, 100000
+      jb again
+      hlt
+  `);
+  const m = machine(image);
+  m.cpu.jitThreshold = 1;
+  m.cpu.pageCompileLimit = 1 << 20;
+  for (let i = 0; i < 5; i++) assert.equal(m.cpu.run(2000), StopReason.Budget);
+  assert.ok(m.cpu.regionsCompiled > 0, 'the loop compiled');
+  m.cpu.eip = m.dv.getUint32(0x20000, true);
+  const ecx = m.cpu.regs[1], before = m.cpu.instructionsRetired;
+  m.cpu.step();
+  assert.equal(m.cpu.instructionsRetired - before, 1);
+  assert.equal(m.cpu.eip, m.dv.getUint32(0x20004, true), 'EIP after the JMP');
+  assert.equal(m.cpu.regs[1], ecx, 'ECX as before');
+});
