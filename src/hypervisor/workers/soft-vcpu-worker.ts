@@ -52,8 +52,9 @@ class IrqMirror {
 
   constructor(private readonly control: ControlBlock, private readonly platform: SoftPlatform) {}
 
-  sync(): void {
-    const g = this.control.irqGeneration();
+  /** `hint`: a plain read of the generation first (the per-dispatch poll; see irqGenerationHint). */
+  sync(hint = false): void {
+    const g = hint ? this.control.irqGenerationHint() : this.control.irqGeneration();
     if (g === this.generation) return;
     this.generation = g;
     for (let line = 0; line < IRQ_LINES; line++) {
@@ -127,7 +128,7 @@ port.once('message', (m: ToVcpu) => {
   const intc = (cpu: number): InterruptController => {
     const inner = platform.interruptController(cpu);
     return {
-      hasInterrupt: () => { mirror.sync(); return inner.hasInterrupt(); },
+      hasInterrupt: () => { mirror.sync(true); return inner.hasInterrupt(); },
       acknowledge: () => inner.acknowledge(),
       takeNmi: () => inner.takeNmi(),
     };
