@@ -58,10 +58,19 @@ function ld16(c: SoftCpu, s: number, o: number): number { return c.rd16(s, o); }
  * address stays below ESP as the RET leaves it). -1 otherwise, or when a debug register is armed.
  */
 function pcThunk(c: SoftCpu, eip: number): number {
-  const lin = (c.segBase[1]! + eip) | 0;
-  if ((lin & 4095) > 4092 || (c.dr[7]! & 0xff) !== 0) return -1;
+  const t = pcThunkAt(c, (c.segBase[1]! + eip) | 0);
+  return t >= 0 ? t : -1;
+}
+
+/**
+ * pcThunk for linear address `lin`, and -2 when the bytes cannot be read now (no read
+ * translation) or a debug register is armed (jit.ts asks it as it compiles a call).
+ */
+export function pcThunkAt(c: SoftCpu, lin: number): number {
+  if ((c.dr[7]! & 0xff) !== 0) return -2;
+  if ((lin & 4095) > 4092) return -1;
   const e = c.tlbR[lin >>> 12]!;
-  if (e === -1) return -1;
+  if (e === -1) return -2;
   const a = e ^ lin, u8 = c.u8;
   if (u8[a] !== 0x8b || u8[a + 2] !== 0x24 || u8[a + 3] !== 0xc3) return -1;
   const m = u8[a + 1]!;

@@ -264,7 +264,9 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
   // One page of code: a loop whose body branches, calls a function in the same page through a
   // direct and an indirect call, calls a PC thunk (mov ebx, [esp]; ret), on its fifth pass
   // rewrites the immediate of an instruction further on in the loop (the region must leave and
-  // run the new code) and on its twentieth turns the thunk into mov edx, [esp].
+  // run the new code) and on its twentieth turns the thunk into mov edx, [esp]. A function on the
+  // next page becomes a PC thunk on the thirtieth pass (a call compiled as an ordinary call must
+  // run the new code).
   const image = assemble(`
     %include "pm32.inc"
     test_main:
@@ -283,8 +285,15 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
       call fn
     joined:
       call [0x2f004]
+      add ebp, ebx
       call pc_thunk
       add edi, ebx
+      call fn2
+      add edi, ebx
+      cmp ecx, 30
+      jne no_patch3
+      mov dword [fn2], 0xc3241c8b
+    no_patch3:
       cmp ecx, 5
       jne no_patch
       mov dword [patched + 1], 1000
@@ -311,14 +320,20 @@ test('a compiled region (loops over several blocks, near calls, code it rewrites
       lea edx, [ebx + ecx * 2 + 1]
       sub ebx, edx
       ret
+    align 4096
+    fn2:
+      nop
+      nop
+      nop
+      ret
   `);
-  const results = [0, 1, 50].map((th) => {
+  const results = [0, 1, 5, 50].map((th) => {
     const m = machine(image);
     m.cpu.jitThreshold = th;
     runTo(m);
     return { snap: snapshot(m), compiled: m.cpu.regionsCompiled };
   });
-  assert.ok(results[1]!.compiled > 0 && results[2]!.compiled > 0, 'regions compiled');
+  assert.ok(results.slice(1).every((r) => r.compiled > 0), 'regions compiled');
   assert.equal(results[0]!.snap.mem.slice(0x100 * 2, 0x104 * 2), Buffer.from(Uint32Array.of(3 * 5 + 1000 * 35).buffer).toString('hex'));
   for (const r of results.slice(1)) assert.deepEqual(r.snap, results[0]!.snap);
 });

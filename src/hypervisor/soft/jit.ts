@@ -18,7 +18,7 @@
 // expressions for operands, flags and conditions are in jit-exprs.ts.
 
 import type { SoftCpu } from './cpu.js';
-import { HELPERS } from './jit-helpers.js';
+import { HELPERS, pcThunkAt } from './jit-helpers.js';
 import {
   M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
 } from './decoder.js';
@@ -66,7 +66,7 @@ function continuesRegion(op: number, m: number): boolean {
  * Translates the `n` records at `p` (one decoded block, 32-bit code) to the body of a `case`
  * of a region function (see compileRegion); returns how many were translated inline.
  */
-function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: boolean): number {
+function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: string[], dump: boolean): number {
   const ins = c.ins;
   // Flag liveness: a flag result is dead when a later register-only instruction overwrites all
   // six flags and nothing between can fault or read them.
@@ -457,10 +457,15 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
       t(fault);
       t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
       // A call of a PC thunk runs its MOV and RET here (ESP back where it was) and goes on after
-      // the call (see pcThunk).
+      // the call (see pcThunk), checked when the call runs: the target's code may change. A target
+      // that is no thunk now is called as any function (its code runs, whatever it has become).
       const th = v('h');
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); const ${th} = pcThunk(c, ${tgt}); ` +
-        `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
+      if (pcThunkAt(c, (lin + nextOff + imm) | 0) === -1) {
+        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+      } else {
+        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); const ${th} = pcThunk(c, ${tgt}); ` +
+          `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
+      }
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
       ended = true;
     } else if (op === 0x2c3) {
@@ -502,12 +507,14 @@ function translateBlock(c: SoftCpu, p: number, n: number, out: string[], dump: b
 export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn | null {
   const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
   const out: string[] = [];
+  // The blocks' page, linear (the run loop compiles from one of them: EIP is there).
+  const page = (c.segBase[1]! + c.eip) & -4096;
   let inline = 0, size = 0;
   // Blocks come hottest first (the entry first of all): once the source budget is spent the
   // rest stay out of the region.
   for (const b of blocks) {
     const part: string[] = [`case ${b.off}: {`];
-    const k = translateBlock(c, b.p, b.n, part, dump);
+    const k = translateBlock(c, b.p, b.n, (page + b.off) | 0, part, dump);
     part.push('}');
     const len = part.reduce((t, x) => t + x.length + 1, 0);
     b.taken = out.length === 0 || size + len <= MAX_REGION_SOURCE;
