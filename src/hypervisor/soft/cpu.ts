@@ -44,6 +44,8 @@ export interface SseUnit {
   /** Returns false for #UD. */
   exec0F(op: number, prefix: number, d: DecodedOperand): boolean;
   reset(): void;
+  /** XMM0-7, four dwords each (compiled regions read and write them: jit-sse.ts). */
+  readonly xmm: Int32Array;
   /** CPUID leaf 1 EDX bits the unit implements (default: MMX FXSR SSE SSE2). */
   readonly cpuidEdx?: number;
 }

@@ -49,6 +49,13 @@ function st8(c: SoftCpu, s: number, o: number, v: number): void {
 
 function ld16(c: SoftCpu, s: number, o: number): number { return c.rd16(s, o); }
 
+/** A dword at linear address `lin` (the SSE unit's operands are linear: jit-sse.ts). */
+function ldL32(c: SoftCpu, lin: number): number {
+  const e = c.tlbR[lin >>> 12]!;
+  if (e !== -1 && (lin & 3) === 0) return c.m32[(e ^ lin) >> 2]!;
+  return c.lrd32(lin);
+}
+
 /**
  * Position-independent i386 code (Debian builds its programs as PIE) gets EIP by calling
  * `__x86.get_pc_thunk.REG`: `mov REG, [esp]; ret` (8B /r with SIB 24, C3). Called from compiled
@@ -77,4 +84,4 @@ export function pcThunkAt(c: SoftCpu, lin: number): number {
   return (m & 0xc7) === 0x04 && m !== 0x24 ? (m >> 3) & 7 : -1;
 }
 
-export const HELPERS = { ld32, st32, ld8, st8, ld16, execBlock, pcThunk, PAR: PARITY };
+export const HELPERS = { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR: PARITY };

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble, machine, type TestMachine } from './test-util.js';
 import { StopReason } from './cpu.js';
+import { X87 } from './x87.js';
+import { Sse } from './sse.js';
 
 const REGS = ['eax', 'ecx', 'edx', 'ebx', 'ebp', 'esi', 'edi'];
 const REGS8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
@@ -365,4 +367,88 @@ test('step() runs one instruction where the block is compiled', () => {
   assert.equal(m.cpu.instructionsRetired - before, 1);
   assert.equal(m.cpu.eip, m.dv.getUint32(0x20004, true), 'EIP after the JMP');
   assert.equal(m.cpu.regs[1], ecx, 'ECX as before');
+});
+
+test('compiled SSE2 string-function instructions match the SSE unit, and raise #NM with CR0.TS set', () => {
+  // MOVDQA/MOVDQU loads, MOVD, PSHUFD, PUNPCKLBW, PXOR, PCMPEQB and PMOVMSKB on pseudo-random
+  // data with bytes that compare equal or differ in bit 0 only; the results go to memory through the interpreter's
+  // MOVDQU stores. Then CR0.TS is set and the loop's first PXOR (compiled by then) must raise #NM.
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      mov dword [FIXUP], resume
+      mov eax, cr4
+      or eax, 0x200
+      mov cr4, eax
+      mov edi, 0x21000
+      mov eax, 12345
+      mov ecx, 96
+    fill:
+      imul eax, eax, 1103515245
+      add eax, 12345
+      mov [edi], eax
+      mov edx, eax
+      and edx, 0x01ff0101
+      mov [edi + 0x400], edx
+      add edi, 4
+      dec ecx
+      jnz fill
+      xor ecx, ecx
+      xor ebx, ebx
+    again:
+      cmp ecx, 150
+      jne go
+      mov eax, cr0
+      or eax, 8
+      mov cr0, eax
+    go:
+      pxor xmm7, xmm6
+      mov esi, ecx
+      and esi, 15
+      shl esi, 4
+      movdqa xmm0, [0x21000 + esi]
+      movdqu xmm1, [0x21003 + esi]
+      movdqa xmm4, xmm0
+      pxor xmm4, [0x21400 + esi]
+      pcmpeqb xmm4, xmm0
+      pmovmskb edx, xmm4
+      add ebx, edx
+      pcmpeqb xmm1, [0x21010 + esi]
+      pmovmskb edx, xmm1
+      xor ebx, edx
+      movd xmm2, ecx
+      pshufd xmm2, xmm2, 0x1b
+      movd xmm3, [0x21000 + esi + 4]
+      punpcklbw xmm3, xmm0
+      punpcklbw xmm2, xmm2
+      movdqa xmm5, xmm3
+      pshufd xmm6, xmm0, 0x4e
+      movdqu [0x22000 + esi], xmm2
+      movdqu [0x22100 + esi], xmm3
+      movdqu [0x22200 + esi], xmm5
+      movdqu [0x22300 + esi], xmm6
+      movdqu [0x22400 + esi], xmm7
+      inc ecx
+      cmp ecx, 200
+      jb again
+    resume:
+      mov [0x20000], ebx
+      mov [0x20004], ecx
+      hlt
+  `);
+  const results = [0, 1, 20].map((th) => {
+    const m = machine(image);
+    const x87 = new X87(m.cpu);
+    m.cpu.attachUnits(x87, new Sse(m.cpu, x87));
+    m.cpu.jitThreshold = th;
+    m.cpu.pageCompileLimit = 1 << 20;
+    runTo(m);
+    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
+  });
+  assert.equal(results[0]!.vec, 7, '#NM');
+  assert.equal(results[0]!.snap.regs[1], 150, 'at the pass that set CR0.TS');
+  for (const r of results.slice(1)) {
+    assert.ok(r.compiled > 0);
+    assert.deepEqual(r, { ...results[0]!, compiled: r.compiled });
+  }
 });

@@ -20,8 +20,9 @@
 import type { SoftCpu } from './cpu.js';
 import { HELPERS, pcThunkAt } from './jit-helpers.js';
 import {
-  M_MEM, R_DISP, R_IMM, R_LEN, R_M, REC,
+  M_MEM, R_DISP, R_IMM, R_LEN, R_M, R_SSEPFX, REC,
 } from './decoder.js';
+import { isInlineSse, translateSse } from './jit-sse.js';
 import { CC_ADC, CC_ADD, CC_DEC, CC_FLAGS, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
 import {
   Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, reg8Get, reg8Set, type FlagState,
@@ -473,6 +474,8 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       t(fault);
       t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
       done = false;
+    } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
+      for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, fault)) t(l);
     } else {
       done = false;
     }
@@ -524,9 +527,10 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
     out.push(...part);
   }
   if (inline === 0) return null;
-  const body = `const { ld32, st32, ld8, st8, ld16, execBlock, pcThunk, PAR } = H;\n` +
+  const body = `const { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR } = H;\n` +
     `return function jitRegion(c) {\n` +
     `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
+    (out.some((l) => l.includes('X[')) ? 'const X = c.sse.xmm;\n' : '') +
     `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
     `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
     `if (D >= ${LOOP_MAX} || !flat || c.smc) return D;\n}\n};`;
