@@ -1,6 +1,7 @@
 // SoftCpu: the project's i686 integer core. This file holds the run loop (interrupts, HLT,
-// faults, double and triple faults), the decoded-block cache keyed by physical address (the hot
-// 32-bit code pages handed to the region compiler, jit.ts) and the seams to the x87/SSE units;
+// faults, double and triple faults), the decoded-block cache keyed by physical address (its hot
+// 32-bit code pages go to the region compiler, jit.ts, as jit-policy.ts picks them) and the seams
+// to the x87/SSE units;
 // the state exchange with CpuState is in cpu-state.ts, the fast REP MOVS/STOS in exec-string.ts.
 //
 // Layers, bottom up: CpuCore (registers, lazy flags) → Mmu (paging, TLB) → Segmentation →
@@ -16,7 +17,8 @@ import {
 } from './decoder.js';
 import { execBlock } from './exec.js';
 import { loadCpuState, saveCpuState } from './cpu-state.js';
-import { compileRegion, type JitFn, type RegionBlock } from './jit.js';
+import type { JitFn } from './jit.js';
+import { JIT_THRESHOLD, MAX_PAGE_COMPILES, compilePage, type BlockTable } from './jit-policy.js';
 import { IntKind } from './transfer.js';
 import { CR0_EM, CR0_PE, CR0_TS, CS, ES, FLAG_IF, FLAG_TF, FLAG_VM, FaultClass, faultClass } from './defs.js';
 
@@ -67,36 +69,6 @@ const MAX_RECORDS = 1 << 19;
 /** Instructions per block at most. */
 const BLOCK_MAX = 64;
 const HASH_BITS = 17;
-/**
- * Blocks of one page considered for its regions at most (a bound for pathological pages). What
- * limits a region is jit.ts's source budget (V8 leaves larger functions unoptimized); a page's
- * hot blocks beyond it go into further regions of the page. A region that leaves out hot blocks
- * of its page returns to the run loop each time it reaches one: with 16 blocks per region (the
- * old bound) half the region exits in bench/linux's shell loop were such same-page exits.
- * Measured on that loop (60000 iterations): 16 → 14.7–15.1 s, 64 → 12.6–13.5 s.
- */
-const MAX_REGION_BLOCKS = 256;
-/** Regions one compile of a page makes at most (each within jit.ts's source budget). */
-const MAX_PAGE_REGIONS = 4;
-/** Compiles of one code page per version of its code at most. */
-const MAX_PAGE_COMPILES = 8;
-/** A block joins its page's region once it has run this share of the compile threshold. */
-const REGION_WARM = 0.02;
-/**
- * Instructions a cached 32-bit block runs (executions × length) before its code page is compiled
- * to JavaScript (jit.ts: a region of the page's blocks that have run at least REGION_WARM of
- * this); 0 turns the compiler off. V8's optimizing compile of each generated
- * function costs milliseconds, so only blocks that long loops keep hot pay for it. Measured on
- * bench/linux (quiet, back to back): 300k beats 2M (boot 9.2–9.5 s vs 10.0–11.2 s, work 8.2–8.7 s
- * vs 8.9–9.6 s) and 100k (more compiles than they repay).
- * Environment: HVM_JIT=0 (off), HVM_JIT_THRESHOLD=<n>.
- */
-const JIT_THRESHOLD = ((): number => {
-  const env = typeof process !== 'undefined' ? process.env : {};
-  if (env['HVM_JIT'] === '0') return 0;
-  const n = Number(env['HVM_JIT_THRESHOLD'] ?? 0);
-  return Number.isInteger(n) && n > 0 ? n : 300_000;
-})();
 
 /** The soft x86 CPU (i686 integer core). */
 export class SoftCpu extends System implements FpuHost, ByteSource {
@@ -150,9 +122,8 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
   private readonly blkHits = new Int32Array(MAX_BLOCKS);
   /** Instructions run in a block before it is compiled; 0: the compiler is off. */
   jitThreshold = JIT_THRESHOLD;
-  /** Per physical page: regions compiled for its code version `pageJitGen`. */
-  private pageJits: Uint8Array;
-  private pageJitGen: Int32Array;
+  /** The block cache's arrays as the compile policy reads them. */
+  private readonly blockTable: BlockTable;
   /** Compiles of one code page per version of its code at most (tests raise it to compile every block). */
   pageCompileLimit = MAX_PAGE_COMPILES;
   /** Regions compiled so far. */
@@ -173,8 +144,11 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
     this.intc = o.intc;
     this.clock = o.clock;
     this.ins = new Int32Array(MAX_RECORDS * REC);
-    this.pageJits = new Uint8Array(this.pageGen.length);
-    this.pageJitGen = new Int32Array(this.pageGen.length);
+    this.blockTable = {
+      key: this.blkKey, mode: this.blkMode, start: this.blkStart, count: this.blkCount, gen: this.blkGen,
+      page2: this.blkPage2, hits: this.blkHits, fn: this.blkFn,
+      pageJits: new Uint8Array(this.pageGen.length), pageJitGen: new Int32Array(this.pageGen.length),
+    };
     for (let b = 0; b < 256; b++) this.sseOps[b] = isSse0F(b) ? 1 : 0;
     this.updateCpuid();
   }
@@ -409,53 +383,9 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
       (this.blkPage2[b]! < 0 || this.page2Valid(b));
   }
 
-  /**
-   * Compiles the code page of block `b` (jit.ts): regions of the valid 32-bit blocks there that
-   * have run at least REGION_WARM of the threshold (one region while jit.ts's source budget
-   * lasts, so jumps between them stay inside the compiled function). A page is compiled again
-   * when one of its blocks outside the regions reaches `jitThreshold` itself, at most
-   * `pageCompileLimit` times per version of its code. A failure (no code generation allowed)
-   * turns the compiler off.
-   */
+  /** Compiles the code page of block `b` (jit-policy.ts). */
   private compile(b: number): void {
-    const page = this.blkKey[b]! >>> 12, gen = this.pageGen[page]!;
-    const warm = this.jitThreshold * REGION_WARM;
-    if (this.pageJitGen[page] !== gen) { this.pageJitGen[page] = gen; this.pageJits[page] = 0; }
-    if (this.pageJits[page]! >= this.pageCompileLimit) return;
-    this.pageJits[page] = this.pageJits[page]! + 1;
-    // The newest valid block per offset (an evicted older copy of the same code is left out).
-    const byOff = new Map<number, number>();
-    const compiled: number[] = [];
-    for (let i = 0; i < this.nBlocks; i++) {
-      const k = this.blkKey[i]!;
-      if (k < 0 || k >>> 12 !== page || this.blkMode[i] !== 1 || this.blkGen[i] !== gen || this.blkPage2[i]! >= 0) continue;
-      if (this.blkFn[i] !== null) compiled.push(i);
-      else if (this.blkHits[i]! < warm) continue;
-      byOff.set(k & 0xfff, i);
-    }
-    byOff.set(this.blkKey[b]! & 0xfff, b);
-    // The entry block first, then blocks already compiled (they have stopped counting hits: the
-    // page's hottest code), then the rest hottest first; compileRegion takes them in this order
-    // while its source budget lasts.
-    const all = [...byOff.values()];
-    const fresh = all.filter((i) => this.blkFn[i] === null && i !== b).sort((x, y) => this.blkHits[y]! - this.blkHits[x]!);
-    const members = [b, ...all.filter((i) => this.blkFn[i] !== null && i !== b), ...fresh].slice(0, MAX_REGION_BLOCKS);
-    // A page whose hot code is more than one function's worth gets several regions.
-    try {
-      let rest = members;
-      for (let part = 0; part < MAX_PAGE_REGIONS && rest.length > 0; part++) {
-        const blocks: RegionBlock[] = rest.map((i) => ({ p: this.blkStart[i]!, n: this.blkCount[i]!, off: this.blkKey[i]! & 0xfff }));
-        const fn = compileRegion(this, blocks);
-        if (fn === null) break;
-        // Blocks of the page's older regions that no new region takes run interpreted again.
-        if (part === 0) for (const i of compiled) this.blkFn[i] = null;
-        rest.forEach((i, k) => { if (blocks[k]!.taken === true) this.blkFn[i] = fn; });
-        rest = rest.filter((_, k) => blocks[k]!.taken !== true);
-        this.regionsCompiled++;
-      }
-    } catch {
-      this.jitThreshold = 0;
-    }
+    compilePage(this, this.blockTable, this.nBlocks, b);
   }
 
   private page2Valid(b: number): boolean {
