@@ -540,7 +540,11 @@ export class SoftFloat {
   }
 
   /** Result = A / B. */
-  div(fmt: number, p: number): void {
+  /**
+   * `below`: the result is A/B less a positive amount far below any bit kept (FPATAN of a tiny
+   * ratio: atan(z) = z - z³/3), which decides directed rounding when A/B is exact.
+   */
+  div(fmt: number, p: number, below = false): void {
     if (this.nanPair(fmt, true)) return;
     const ac = this.aCls, bc = this.bCls, s = this.aS ^ this.bS;
     if (ac === CLS_INF) {
@@ -584,6 +588,20 @@ export class SoftFloat {
     }
     this.s = s; this.e = e;
     this.st = rh !== 0 || rl !== 0 ? 1 : 0;
+    if (below && this.st === 0) {
+      // One unit off the lowest quotient bit (62), the rest of it as the sticky bit.
+      for (let i = 1; i < 4; i++) {
+        const unit = i === 1 ? 1 << 30 : 1;
+        const v = w[i]! - unit;
+        w[i] = v >>> 0;
+        if (v >= 0) break;
+      }
+      this.st = 1;
+      if ((w[3]! & 0x80000000) === 0) { // A/B was a power of two: renormalize
+        w[3] = ((w[3]! << 1) | (w[2]! >>> 31)) >>> 0; w[2] = ((w[2]! << 1) | (w[1]! >>> 31)) >>> 0; w[1] = (w[1]! << 1) >>> 0;
+        this.e--;
+      }
+    }
     this.roundPack(fmt, p);
   }
 

@@ -212,6 +212,15 @@ function finishTo0(x: X87, i: number): void {
   if (!x.f.abort) x.setStResult(i);
 }
 
+/** Merges flags and writes the result to ST(1) and pops, unless an unmasked exception stopped it. */
+function finishTo1(x: X87): void {
+  x.finish();
+  x.sw &= ~SW_C1;
+  if (x.f.abort) return;
+  x.setStResult(1);
+  x.pop();
+}
+
 /** FYL2X (1), FPATAN (3), FYL2XP1 (9): A = ST(1) = y, B = ST(0) = x; result to ST(1), pop. */
 function binary(x: X87, code: number): void {
   const f = x.f;
@@ -221,7 +230,8 @@ function binary(x: X87, code: number): void {
     if (yc === CLS_NORMAL && xc === CLS_NORMAL) {
       const d = f.aE - f.bE, my = mantA(x), mx = mantB(x);
       if (d < -60) {
-        if (xs === 0) { r = my / mx; k = d; } else r = ys ? -Math.PI : Math.PI;
+        if (xs === 0) { f.div(FMT_F80, 64, true); finishTo1(x); return; }
+        r = ys ? -Math.PI : Math.PI;
       } else if (d > 60) r = ys ? -Math.PI / 2 : Math.PI / 2;
       else r = Math.atan2(ldexp(my, d), mx);
     } else {
@@ -233,8 +243,11 @@ function binary(x: X87, code: number): void {
     if (xs === 1 && xc !== CLS_ZERO) { invalid(x, true, false); return; }
     if (xc === CLS_ZERO) {
       if (yc === CLS_ZERO) { invalid(x, true, false); return; }
-      f.flags |= FE_ZE;
-      if ((x.cw & FE_ZE) === 0) { x.finish(); return; }
+      // log2(0) = -inf: a division by zero for a finite y, not for an infinite one (the host).
+      if (yc !== CLS_INF) {
+        f.flags |= FE_ZE;
+        if ((x.cw & FE_ZE) === 0) { x.finish(); return; }
+      }
       f.packClass(FMT_F80, CLS_INF, ys ^ 1);
       x.finish(); x.sw &= ~SW_C1; x.setStResult(1); x.pop();
       return;
@@ -248,7 +261,14 @@ function binary(x: X87, code: number): void {
         if (l === 0) { invalid(x, true, false); return; }
         r = (l > 0) === (ys === 0) ? Infinity : -Infinity;
       } else if (yc === CLS_ZERO) r = (l < 0) !== (ys === 1) ? -0 : 0;
-      else { r = mantA(x) * l; k = f.aE; }
+      else if ((f.bHi >>> 0) === 0x80000000 && f.bLo === 0 && l !== 0 && (Math.abs(l) & (Math.abs(l) - 1)) === 0) {
+        // x a power of two whose log2 is ±2^j: y·2^j exactly (a double would round y's 64-bit
+        // significand, up to an overflow for y near the largest finite value).
+        f.packValue(FMT_F80, 64, ys ^ (l < 0 ? 1 : 0), f.aE + Math.log2(Math.abs(l)), f.aHi, f.aLo);
+        f.flags |= FE_PE; // as the hosts tested do: FYL2X is never exact for them
+        finishTo1(x);
+        return;
+      } else { r = mantA(x) * l; k = f.aE; }
     }
   } else { // FYL2XP1
     const xv = valBOf(x);

@@ -363,3 +363,41 @@ test('FNINIT FLD FADD FSTP FXSAVE through SoftCpu', () => {
   assert.equal(dv.getFloat64(0x1000 + c, true), 3.75, 'fstp qword [c]');
   assert.equal(dv.getInt32(0x1000 + c + 8, true), 3, 'fistp dword [d]');
 });
+
+test('FPATAN and FYL2X edge cases give what the host CPU gave (oracle seeds 72, 122, 294, 780, 815, 857)', () => {
+  // FPATAN of a tiny ratio z is z - z³/3: just below z, so an exact z rounded toward zero or
+  // down is the value below it. FYL2X by 0.5 is -y exactly, even for the largest finite y (a
+  // double held y's significand rounded up to an overflow), with PE as always; FYL2X of +inf by
+  // +0 is -inf without ZE.
+  const f80 = (t: string): F80 => ({ se: parseInt(t.slice(0, 4), 16), hi: parseInt(t.slice(4, 12), 16), lo: parseInt(t.slice(12), 16) });
+  const run = (fcw: number, op: number, st0: string, st1: string): { st0: F80; sw: number } => {
+    const host = new FakeFpuHost();
+    const x87 = new X87(host);
+    const dv = new DataView(host.mem.buffer, host.mem.byteOffset, host.mem.byteLength);
+    host.mem.fill(0, 0, 512);
+    dv.setUint16(0, fcw, true);
+    dv.setUint16(2, 6 << 11, true); // TOP = 6: ST(0) = R6, ST(1) = R7
+    host.mem[4] = 0xc0;
+    dv.setUint32(24, 0x1f80, true);
+    for (const [i, v] of [f80(st0), f80(st1)].entries()) {
+      dv.setUint32(32 + 16 * i, v.lo, true); dv.setUint32(36 + 16 * i, v.hi, true); dv.setUint16(40 + 16 * i, v.se, true);
+    }
+    fxrstorX87(x87, 0);
+    x87.exec(0xd9, { modrm: op, reg: (op >> 3) & 7, rm: op & 7, ea: -1, imm: 0 });
+    fxsaveX87(x87, 0);
+    return { st0: regOf(host.mem, 0), sw: dv.getUint16(2, true) };
+  };
+  const cases: [number, number, string, string, string][] = [
+    [0x047f, 0xf3, '3ffe8000000000000000', '00000000000000000001', '00000000000000000001'],
+    [0x037f, 0xf3, '3fff8000000000000000', '00018000000000000000', '00018000000000000000'],
+    [0x0e7f, 0xf3, '403e8000000000000000', '80018000000000000000', '80000000000000000000'],
+    [0x0c7f, 0xf3, '3fff8000000000000000', '000000000074dd6d2126', '000000000074dd6d2125'],
+    [0x037f, 0xf1, '3ffe8000000000000000', '7ffeffffffffffffffff', 'fffeffffffffffffffff'],
+    [0x047f, 0xf1, '00000000000000000000', '7fff8000000000000000', 'ffff8000000000000000'],
+  ];
+  for (const [fcw, op, st0, st1, want] of cases) {
+    const r = run(fcw, op, st0, st1);
+    assert.deepEqual(r.st0, f80(want), `${op === 0xf3 ? 'fpatan' : 'fyl2x'} fcw=${fcw.toString(16)} st0=${st0} st1=${st1}`);
+    if (op === 0xf1) assert.equal(r.sw & 0x3f, st0.startsWith('0000') ? 0 : 0x20, 'FYL2X flags');
+  }
+});
