@@ -127,6 +127,20 @@ function snapshot(m: TestMachine): { regs: number[]; flags: number; eip: number;
 }
 
 /** Runs `image` interpreted and with every block compiled; the end states must be equal. */
+/**
+ * Runs `image` to its HLT with the compiler at threshold `th` (0: off) and no bound on compiles
+ * per page, with the x87/SSE units when `units`: the final state, the vector and faulting EIP
+ * the gate stub recorded, and the regions compiled.
+ */
+function runRecorded(image: Uint8Array, th: number, units = false): { snap: ReturnType<typeof snapshot>; vec: number; eip: number; compiled: number } {
+  const m = machine(image);
+  if (units) { const x87 = new X87(m.cpu); m.cpu.attachUnits(x87, new Sse(m.cpu, x87)); }
+  m.cpu.jitThreshold = th;
+  m.cpu.pageCompileLimit = 1 << 20;
+  runTo(m);
+  return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
+}
+
 function matchesInterpreter(image: Uint8Array, what: string): void {
   const a = machine(image);
   a.cpu.jitThreshold = 0;
@@ -202,12 +216,7 @@ test('a fault in the middle of a compiled block leaves the state after the previ
       pop dword [0x20010]
       hlt
   `);
-  const results = [0, 1].map((th) => {
-    const m = machine(image);
-    m.cpu.jitThreshold = th;
-    runTo(m);
-    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
-  });
+  const results = [0, 1].map((th) => runRecorded(image, th));
   assert.equal(results[0]!.vec, 13);
   assert.ok(results[1]!.compiled > 0);
   assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
@@ -250,12 +259,7 @@ test('a byte ADC whose store faults leaves the flags of the instruction before i
       dw ro_gdt_desc - ro_gdt - 1
       dd ro_gdt
   `);
-  const results = [0, 1].map((th) => {
-    const m = machine(image);
-    m.cpu.jitThreshold = th;
-    runTo(m);
-    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
-  });
+  const results = [0, 1].map((th) => runRecorded(image, th));
   assert.equal(results[0]!.vec, 13);
   assert.equal(results[0]!.snap.flags & 0x81, 0x81, 'CF and SF from the CMP');
   assert.ok(results[1]!.compiled > 0);
@@ -436,15 +440,7 @@ test('compiled SSE2 string-function instructions match the SSE unit, and raise #
       mov [0x20004], ecx
       hlt
   `);
-  const results = [0, 1, 20].map((th) => {
-    const m = machine(image);
-    const x87 = new X87(m.cpu);
-    m.cpu.attachUnits(x87, new Sse(m.cpu, x87));
-    m.cpu.jitThreshold = th;
-    m.cpu.pageCompileLimit = 1 << 20;
-    runTo(m);
-    return { snap: snapshot(m), vec: m.dv.getUint32(0x600, true), eip: m.dv.getUint32(0x614, true), compiled: m.cpu.regionsCompiled };
-  });
+  const results = [0, 1, 20].map((th) => runRecorded(image, th, true));
   assert.equal(results[0]!.vec, 7, '#NM');
   assert.equal(results[0]!.snap.regs[1], 150, 'at the pass that set CR0.TS');
   for (const r of results.slice(1)) {

@@ -530,7 +530,7 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
   const body = `const { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR } = H;\n` +
     `return function jitRegion(c) {\n` +
     `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
-    (out.some((l) => l.includes('X[')) ? 'const X = c.sse.xmm;\n' : '') +
+    `const X = c.sse !== null ? c.sse.xmm : null;\n` +
     `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
     `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
     `if (D >= ${LOOP_MAX} || !flat || c.smc) return D;\n}\n};`;

@@ -539,9 +539,8 @@ export class SoftFloat {
     }
   }
 
-  /** Result = A / B. */
   /**
-   * `below`: the result is A/B less a positive amount far below any bit kept (FPATAN of a tiny
+   * Result = A / B. `below`: the result is A/B less a positive amount far below any bit kept (FPATAN of a tiny
    * ratio: atan(z) = z - z³/3), which decides directed rounding when A/B is exact.
    */
   div(fmt: number, p: number, below = false): void {

@@ -249,7 +249,7 @@ function binary(x: X87, code: number): void {
         if ((x.cw & FE_ZE) === 0) { x.finish(); return; }
       }
       f.packClass(FMT_F80, CLS_INF, ys ^ 1);
-      x.finish(); x.sw &= ~SW_C1; x.setStResult(1); x.pop();
+      finishTo1(x);
       return;
     }
     if (xc === CLS_INF) {
@@ -281,11 +281,7 @@ function binary(x: X87, code: number): void {
   if (Number.isNaN(r)) { invalid(x, true, false); return; }
   packDouble(x, r, k);
   if (r !== 0 && Number.isFinite(r)) f.flags |= FE_PE;
-  x.finish();
-  x.sw &= ~SW_C1;
-  if (f.abort) return;
-  x.setStResult(1);
-  x.pop();
+  finishTo1(x);
 }
 
 function valBOf(x: X87): number {
