@@ -34,6 +34,39 @@ export function reg8Set(n: number, v: string): string {
   return n < 4 ? `r[${n}] = (r[${n}] & -256) | ((${v}) & 255);` : `r[${n - 4}] = (r[${n - 4}] & -65281) | (((${v}) & 255) << 8);`;
 }
 
+/**
+ * A dword load from segment `seg` at offset `o` (an expression), inline when the read TLB maps an
+ * aligned address within the segment's fast limit; the helper otherwise (page walk, MMIO, page
+ * crossing, limit faults). The region binds SB/RL/TR/M32 and the scratch locals lE, lL, lO.
+ */
+export function ld32Expr(seg: number, o: string): string {
+  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 3) === 0 && (lO >>> 0) <= RL[${seg}] ? ` +
+    `M32[(lE ^ lL) >> 2] : ld32(c, ${seg}, lO))`;
+}
+
+/** A dword store (a statement), inline on the same terms as ld32Expr with the write TLB and limit. */
+export function st32Stmt(seg: number, o: string, val: string | number): string {
+  return `if ((lE = TW[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 3) === 0 && (lO >>> 0) <= WL[${seg}]) ` +
+    `M32[(lE ^ lL) >> 2] = ${val}; else st32(c, ${seg}, lO, ${val});`;
+}
+
+/** A byte load (an expression), inline on the same terms as ld32Expr. */
+export function ld8Expr(seg: number, o: string): string {
+  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lO >>> 0) <= RL[${seg}] ? U8[lE ^ lL] : ld8(c, ${seg}, lO))`;
+}
+
+/** A byte store (a statement), inline on the same terms as st32Stmt. */
+export function st8Stmt(seg: number, o: string, val: string | number): string {
+  return `if ((lE = TW[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lO >>> 0) <= WL[${seg}]) ` +
+    `U8[lE ^ lL] = ${val}; else st8(c, ${seg}, lO, ${val});`;
+}
+
+/** A word load (an expression), inline when aligned (never across a page), as ld32Expr. */
+export function ld16Expr(seg: number, o: string): string {
+  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 1) === 0 && (lO >>> 0) <= RL[${seg}] ? ` +
+    `U8[lE ^ lL] | (U8[(lE ^ lL) + 1] << 8) : ld16(c, ${seg}, lO))`;
+}
+
 export function eaExpr(m: number, disp: number): string {
   let e = `${disp}`;
   if ((m & M_HAS_BASE) !== 0) e += ` + r[${(m >> 8) & 7}]`;

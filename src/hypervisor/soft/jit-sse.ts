@@ -8,7 +8,7 @@
 // Int32Array, four little-endian dwords each; the generated code names it X.
 
 import { M_MEM } from './decoder.js';
-import { eaExpr } from './jit-exprs.js';
+import { eaExpr, ld32Expr } from './jit-exprs.js';
 
 /** Whether the record is one translateSse handles (opcode in the 0x1xx map form, its SSE prefix). */
 export function isInlineSse(op: number, pfx: number, m: number): boolean {
@@ -34,7 +34,7 @@ export function translateSse(op: number, pfx: number, m: number, disp: number, i
   if (op === 0x16e) {
     // MOVD xmm, r/m32: the upper dwords cleared.
     const val = v('a');
-    if (mem) { out.push(fault); out.push(`const ${val} = ldL32(c, (c.segBase[${seg}] + ${eaExpr(m, disp)}) | 0);`); }
+    if (mem) { out.push(fault); out.push(`const ${val} = ${ld32Expr(seg, eaExpr(m, disp))};`); }
     else out.push(`const ${val} = r[${rm}];`);
     out.push(`X[${d}] = ${val}; X[${d + 1}] = 0; X[${d + 2}] = 0; X[${d + 3}] = 0;`);
     return out;
@@ -55,7 +55,10 @@ export function translateSse(op: number, pfx: number, m: number, disp: number, i
     out.push(`const ${a} = (c.segBase[${seg}] + ${eaExpr(m, disp)}) | 0;`);
     if (pfx === 0x66) out.push(`if ((${a} & 15) !== 0) c.gp(0);`);
     else out.push(`if ((${a} & 4095) > 4080) c.checkRead(${a}, 16);`);
-    out.push(`const ${w.map((x, k) => `${x} = ldL32(c, (${a} + ${4 * k}) | 0)`).join(', ')};`);
+    // One translation for all four dwords when they are aligned in one page.
+    const e = v('e'), f = v('f');
+    out.push(`const ${e} = TR[${a} >>> 12], ${f} = ${e} !== -1 && (${a} & 3) === 0 && (${a} & 4095) <= 4080 ? (${e} ^ ${a}) >> 2 : -1;`);
+    out.push(`const ${w.map((x, k) => `${x} = ${f} >= 0 ? M32[${f} + ${k}] : ldL32(c, (${a} + ${4 * k}) | 0)`).join(', ')};`);
   } else {
     out.push(`const ${w.map((x, k) => `${x} = X[${rm * 4 + k}]`).join(', ')};`);
   }

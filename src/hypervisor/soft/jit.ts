@@ -25,7 +25,7 @@ import {
 import { isInlineSse, translateSse } from './jit-sse.js';
 import { CC_ADC, CC_ADD, CC_DEC, CC_FLAGS, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
 import {
-  Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, reg8Get, reg8Set, type FlagState,
+  Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, ld16Expr, ld32Expr, ld8Expr, reg8Get, reg8Set, st32Stmt, st8Stmt, type FlagState,
 } from './jit-exprs.js';
 
 /** A compiled block: returns the number of instructions completed. */
@@ -82,6 +82,8 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       if (cls[j] !== Cls.Quiet) break;
     }
   }
+  /** After the interpreter: the TLB in use (user or supervisor) as it left it. */
+  const reTlb = 'TR = c.tlbR; TW = c.tlbW;';
   /** Leaves the block with `k` instructions done and EIP set: on to the region's next block. */
   const exit = (k: number): string => `D += ${k}; break;`;
 
@@ -96,6 +98,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
         const q = `q${pendK}`;
         out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
         out.push(`if (${q} !== ${pendCount}) return D + ${pendK} + ${q};`);
+        out.push(reTlb);
         out.push(exit(pendK + pendCount));
       } else {
         out.push(`return D + ${pendK} + execBlock(c, ${pendP}, ${pendCount});`);
@@ -104,6 +107,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const q = `q${pendK}`;
       out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
       out.push(`if (${q} !== ${pendCount} || c.smc) return D + ${pendK} + ${q};`);
+      out.push(reTlb);
     }
     pendCount = 0;
   };
@@ -166,10 +170,10 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       }
       const o = v('o');
       t(fault);
-      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${b} = ${src};`);
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}, ${b} = ${src};`);
       const x = alu(kk, a, b);
       t(x.pre);
-      if (kk !== 7) t(`st32(c, ${seg}, ${o}, ${x.res});`);
+      if (kk !== 7) t(st32Stmt(seg, o, x.res));
       t(x.commit);
       if (kk !== 7) t(smcCheck);
     };
@@ -211,7 +215,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
         t(x.pre); t(x.commit);
         if (kk !== 7) t(`r[0] = ${x.res};`);
       } else if (form === 3) {
-        if (mem) { t(fault); t(`const ${b} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${b} = r[${rm}];`);
+        if (mem) { t(fault); t(`const ${b} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${b} = r[${rm}];`);
         t(`const ${a} = r[${rg}];`);
         const x = alu(kk, a, b);
         t(x.pre); t(x.commit);
@@ -224,44 +228,44 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x285 || op === 0x2a9) {
       const a = v('a'), b = v('b');
       if (op === 0x2a9) t(`const ${a} = r[0], ${b} = ${imm};`);
-      else if (mem) { t(fault); t(`const ${a} = ld32(c, ${seg}, ${eaExpr(m, disp)}), ${b} = r[${rg}];`); }
+      else if (mem) { t(fault); t(`const ${a} = ${ld32Expr(seg, eaExpr(m, disp))}, ${b} = r[${rg}];`); }
       else t(`const ${a} = r[${rm}], ${b} = r[${rg}];`);
       const x = alu(4, a, b);
       t(x.pre); t(x.commit);
     } else if (op === 0x289) {
-      if (mem) { t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, r[${rg}]);`); t(smcCheck); }
+      if (mem) { t(fault); t(st32Stmt(seg, eaExpr(m, disp), `r[${rg}]`)); t(smcCheck); }
       else t(`r[${rm}] = r[${rg}];`);
     } else if (op === 0x28b) {
-      if (mem) { t(fault); t(`r[${rg}] = ld32(c, ${seg}, ${eaExpr(m, disp)});`); }
+      if (mem) { t(fault); t(`r[${rg}] = ${ld32Expr(seg, eaExpr(m, disp))};`); }
       else t(`r[${rg}] = r[${rm}];`);
     } else if (op === 0x2c7) {
-      if (mem) { t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, ${imm});`); t(smcCheck); }
+      if (mem) { t(fault); t(st32Stmt(seg, eaExpr(m, disp), imm)); t(smcCheck); }
       else t(`r[${rm}] = ${imm};`);
     } else if (op >= 0x2b8 && op <= 0x2bf) {
       t(`r[${op & 7}] = ${imm};`);
     } else if (op >= 0xb0 && op <= 0xb7) {
       t(reg8Set(op & 7, `${imm}`));
     } else if (op === 0x88) {
-      if (mem) { t(fault); t(`st8(c, ${seg}, ${eaExpr(m, disp)}, ${reg8Get(rg)});`); t(smcCheck); }
+      if (mem) { t(fault); t(st8Stmt(seg, eaExpr(m, disp), reg8Get(rg))); t(smcCheck); }
       else t(reg8Set(rm, reg8Get(rg)));
     } else if (op === 0x8a) {
-      if (mem) { t(fault); t(reg8Set(rg, `ld8(c, ${seg}, ${eaExpr(m, disp)})`)); }
+      if (mem) { t(fault); t(reg8Set(rg, ld8Expr(seg, eaExpr(m, disp)))); }
       else t(reg8Set(rg, reg8Get(rm)));
     } else if (op === 0xc6) {
-      if (mem) { t(fault); t(`st8(c, ${seg}, ${eaExpr(m, disp)}, ${imm & 0xff});`); t(smcCheck); }
+      if (mem) { t(fault); t(st8Stmt(seg, eaExpr(m, disp), imm & 0xff)); t(smcCheck); }
       else t(reg8Set(rm, `${imm}`));
     } else if (op === 0x28d) {
       t(`r[${rg}] = ${eaExpr(m, disp)};`);
     } else if (op === 0x2a1) {
-      t(fault); t(`r[0] = ld32(c, ${seg}, ${eaExpr(m, disp)});`);
+      t(fault); t(`r[0] = ${ld32Expr(seg, eaExpr(m, disp))};`);
     } else if (op === 0x2a3) {
-      t(fault); t(`st32(c, ${seg}, ${eaExpr(m, disp)}, r[0]);`); t(smcCheck);
+      t(fault); t(st32Stmt(seg, eaExpr(m, disp), 'r[0]')); t(smcCheck);
     } else if (op === 0x3b6 || op === 0x3be) {
-      const src = mem ? `ld8(c, ${seg}, ${eaExpr(m, disp)})` : reg8Get(rm);
+      const src = mem ? ld8Expr(seg, eaExpr(m, disp)) : reg8Get(rm);
       if (mem) t(fault);
       t(op === 0x3b6 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 24) >> 24;`);
     } else if (op === 0x3b7 || op === 0x3bf) {
-      const src = mem ? `ld16(c, ${seg}, ${eaExpr(m, disp)})` : `(r[${rm}] & 65535)`;
+      const src = mem ? ld16Expr(seg, eaExpr(m, disp)) : `(r[${rm}] & 65535)`;
       if (mem) t(fault);
       t(op === 0x3b7 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 16) >> 16;`);
     } else if (op >= 0x240 && op <= 0x24f) {
@@ -322,7 +326,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       fs = NONE;
     } else if (op === 0x3af) {
       const src = v('b');
-      if (mem) { t(fault); t(`const ${src} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${src} = r[${rm}];`);
+      if (mem) { t(fault); t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${src} = r[${rm}];`);
       t(`r[${rg}] = c.imulTrunc(r[${rg}], ${src}, 4);`);
       fs = NONE;
     } else if (op === 0x2f7 && !mem && (rg === 0 || rg === 2 || rg === 3)) {
@@ -346,12 +350,12 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op >= 0x340 && op <= 0x34f) {
       // CMOVcc r32, r/m32: the memory operand is read (and may fault) whatever the condition.
       const src = v('b');
-      if (mem) { t(fault); t(`const ${src} = ld32(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${src} = r[${rm}];`);
+      if (mem) { t(fault); t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${src} = r[${rm}];`);
       t(`if (${condExpr(fs, op & 0xf)}) r[${rg}] = ${src};`);
     } else if (op === 0x84 || (op === 0xf6 && rg === 0)) {
       // TEST r/m8, r8 / imm8
       const a = v('a');
-      if (mem) { t(fault); t(`const ${a} = ld8(c, ${seg}, ${eaExpr(m, disp)});`); } else t(`const ${a} = ${reg8Get(rm)};`);
+      if (mem) { t(fault); t(`const ${a} = ${ld8Expr(seg, eaExpr(m, disp))};`); } else t(`const ${a} = ${reg8Get(rm)};`);
       const b = op === 0x84 ? reg8Get(rg) : `${imm & 0xff}`;
       t(`c.ccOp = ${CC_LOGIC}; c.ccRes = ${a} & ${b}; c.ccMask = 255;`);
       fs = NONE;
@@ -364,16 +368,16 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const src = op >= 0x80 || form === 4 ? `${imm & 0xff}` : reg8Get(rg);
       if (form === 4) t(`const ${a} = r[0] & 255, ${b} = ${src};`);
       else if (form === 2) {
-        if (mem) { t(fault); t(`const ${b} = ld8(c, ${seg}, ${eaExpr(m, disp)}), ${a} = ${reg8Get(rg)};`); }
+        if (mem) { t(fault); t(`const ${b} = ${ld8Expr(seg, eaExpr(m, disp))}, ${a} = ${reg8Get(rg)};`); }
         else t(`const ${a} = ${reg8Get(rg)}, ${b} = ${reg8Get(rm)};`);
-      } else if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld8(c, ${seg}, ${o}), ${b} = ${src};`); }
+      } else if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld8Expr(seg, o)}, ${b} = ${src};`); }
       else t(`const ${a} = ${reg8Get(rm)}, ${b} = ${src};`);
       const x = alu8(kk, a, b);
       t(x.pre);
       if (writes) {
         if (form === 4) t(reg8Set(0, x.res));
         else if (form === 2) t(reg8Set(rg, x.res));
-        else if (mem) { t(`st8(c, ${seg}, ${o}, ${x.res});`); }
+        else if (mem) { t(st8Stmt(seg, o, x.res)); }
         else t(reg8Set(rm, x.res));
       }
       t(x.commit);
@@ -382,8 +386,8 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // INC/DEC m32
       const a = v('a'), o = v('o'), res = v('v'), cf = v('cf');
       t(fault);
-      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}), ${res} = (${a} ${rg === 0 ? '+' : '-'} 1) | 0;`);
-      t(`st32(c, ${seg}, ${o}, ${res});`);
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}, ${res} = (${a} ${rg === 0 ? '+' : '-'} 1) | 0;`);
+      t(st32Stmt(seg, o, res));
       t(`const ${cf} = ${cfExpr(fs)};`);
       t(`c.ccAux = ${cf}; c.ccOp = ${rg === 0 ? CC_INC : CC_DEC}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = 1; c.ccMask = -1;`);
       fs = { kind: 'incdec', a, b: '1', res };
@@ -392,9 +396,9 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // CALL/JMP r/m32 (near, absolute): on to the target inside the region when it is there.
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`const ${tgt} = ${mem ? `ld32(c, ${seg}, ${eaExpr(m, disp)})` : `r[${rm}]`};`);
+      t(`const ${tgt} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
       t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
-      if (rg === 2) t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+      if (rg === 2) t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
       t(`c.eip = ${tgt};`);
       if (rg === 2) t(`if (c.smc) return D + ${k + 1};`);
       t(exit(k + 1));
@@ -404,16 +408,16 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const a = v('a'), o = v('o');
       if (mem) {
         t(fault);
-        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ld32(c, ${seg}, ${o}); st32(c, ${seg}, ${o}, r[${rg}]); r[${rg}] = ${a};`);
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}; ${st32Stmt(seg, o, `r[${rg}]`)} r[${rg}] = ${a};`);
         t(smcCheck);
       } else t(`const ${a} = r[${rm}]; r[${rm}] = r[${rg}]; r[${rg}] = ${a};`);
     } else if (op === 0x3b1) {
       // CMPXCHG r/m32, r32: flags of EAX - dest; the destination is written either way.
       const a = v('a'), d0 = v('d'), o = v('o'), res = v('v');
-      if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${d0} = ld32(c, ${seg}, ${o}), ${a} = r[0];`); }
+      if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${d0} = ${ld32Expr(seg, o)}, ${a} = r[0];`); }
       else t(`const ${d0} = r[${rm}], ${a} = r[0];`);
       t(`const ${res} = (${a} - ${d0}) | 0;`);
-      const wr = (val: string): string => mem ? `st32(c, ${seg}, ${o}, ${val});` : `r[${rm}] = ${val};`;
+      const wr = (val: string): string => mem ? st32Stmt(seg, o, val) : `r[${rm}] = ${val};`;
       t(`if (${res} === 0) { ${wr(`r[${rg}]`)} } else { ${wr(d0)} r[0] = ${d0}; }`);
       t(`c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${d0}; c.ccMask = -1;`);
       fs = { kind: 'sub', a, b: d0, res };
@@ -424,24 +428,24 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // PUSH r/m32
       const val = v('a'), sp = v('s');
       t(fault);
-      t(`const ${val} = ${mem ? `ld32(c, ${seg}, ${eaExpr(m, disp)})` : `r[${rm}]`};`);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${val}); r[4] = ${sp}; } else c.push32(${val});`);
+      t(`const ${val} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
       t(smcCheck);
     } else if (op >= 0x250 && op <= 0x257) {
       const val = v('a'), sp = v('s');
       t(fault);
       t(`const ${val} = r[${op & 7}];`);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${val}); r[4] = ${sp}; } else c.push32(${val});`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
       t(smcCheck);
     } else if (op === 0x268 || op === 0x26a) {
       const sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${imm}); r[4] = ${sp}; } else c.push32(${imm});`);
+      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp}; } else c.push32(${imm});`);
       t(smcCheck);
     } else if (op >= 0x258 && op <= 0x25f) {
       const sp = v('s'), val = v('a');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${val} = ld32(c, 2, ${sp}); r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
@@ -462,9 +466,9 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // that is no thunk now is called as any function (its code runs, whatever it has become).
       const th = v('h');
       if (pcThunkAt(c, (lin + nextOff + imm) | 0) === -1) {
-        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); r[4] = ${sp}; } else c.push32(${en});`);
+        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
       } else {
-        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; st32(c, 2, ${sp}, ${en}); const ${th} = pcThunk(c, ${tgt}); ` +
+        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
           `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
       }
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
@@ -472,7 +476,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ld32(c, 2, ${sp}); if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
+      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
       done = false;
     } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
       for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, fault)) t(l);
@@ -530,6 +534,8 @@ export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn
   const body = `const { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR } = H;\n` +
     `return function jitRegion(c) {\n` +
     `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
+    `const SB = c.segBase, RL = c.segRLim, WL = c.segWLim, M32 = c.m32, U8 = c.u8;\n` +
+    `let TR = c.tlbR, TW = c.tlbW, lE = 0, lL = 0, lO = 0;\n` +
     `const X = c.sse !== null ? c.sse.xmm : null;\n` +
     `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
     `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
