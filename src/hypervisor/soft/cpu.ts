@@ -222,12 +222,12 @@ export class SoftCpu extends System implements FpuHost, ByteSource {
             continue;
           }
           const cnt = this.blkCount[b]!;
-          let n: number;
+          let n = 0;
           const f = this.blkFn[b] ?? null;
-          // A region runs on to other blocks: never while stepping.
-          if (f !== null && !this.stepping) {
-            n = f(this);
-          } else {
+          // A region runs on to other blocks: never while stepping. It runs nothing (0) where its
+          // data segments are not flat: the interpreter runs the block.
+          if (f !== null && !this.stepping) n = f(this);
+          if (n === 0) {
             const hits = this.blkHits[b]! + cnt;
             this.blkHits[b] = hits;
             if (hits >= this.jitThreshold && hits - cnt < this.jitThreshold && prev >= 0 && this.blkMode[b] === 1) this.compile(b);

@@ -35,35 +35,52 @@ export function reg8Set(n: number, v: string): string {
 }
 
 /**
+ * ES, SS and DS (segment numbers 0, 2, 3) when the region runs: flat (CPU.flatData, which the
+ * region checks on entry and after the interpreter), so their offset is the linear address and
+ * an aligned access is within the limit.
+ */
+function flatSeg(seg: number): boolean { return seg === 0 || seg === 2 || seg === 3; }
+
+/** The linear address of offset `o` of `seg` into lL (and `o` into lO), and the limit test. */
+function linear(seg: number, o: string, lim: string): { lin: string; inLimit: string } {
+  if (flatSeg(seg)) return { lin: `(lL = lO = ${o})`, inLimit: '' };
+  return { lin: `(lL = (SB[${seg}] + (lO = ${o})) | 0)`, inLimit: ` && (lO >>> 0) <= ${lim}[${seg}]` };
+}
+
+/**
  * A dword load from segment `seg` at offset `o` (an expression), inline when the read TLB maps an
  * aligned address within the segment's fast limit; the helper otherwise (page walk, MMIO, page
- * crossing, limit faults). The region binds SB/RL/TR/M32 and the scratch locals lE, lL, lO.
+ * crossing, limit faults). The region binds SB/RL/WL/TR/TW/M32/U8 and the scratch locals lE,
+ * lL, lO.
  */
 export function ld32Expr(seg: number, o: string): string {
-  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 3) === 0 && (lO >>> 0) <= RL[${seg}] ? ` +
-    `M32[(lE ^ lL) >> 2] : ld32(c, ${seg}, lO))`;
+  const a = linear(seg, o, 'RL');
+  return `((lE = TR[${a.lin} >>> 12]) !== -1 && (lL & 3) === 0${a.inLimit} ? M32[(lE ^ lL) >> 2] : ld32(c, ${seg}, lO))`;
 }
 
 /** A dword store (a statement), inline on the same terms as ld32Expr with the write TLB and limit. */
 export function st32Stmt(seg: number, o: string, val: string | number): string {
-  return `if ((lE = TW[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 3) === 0 && (lO >>> 0) <= WL[${seg}]) ` +
-    `M32[(lE ^ lL) >> 2] = ${val}; else st32(c, ${seg}, lO, ${val});`;
+  const a = linear(seg, o, 'WL');
+  return `if ((lE = TW[${a.lin} >>> 12]) !== -1 && (lL & 3) === 0${a.inLimit}) M32[(lE ^ lL) >> 2] = ${val}; ` +
+    `else st32(c, ${seg}, lO, ${val});`;
 }
 
 /** A byte load (an expression), inline on the same terms as ld32Expr. */
 export function ld8Expr(seg: number, o: string): string {
-  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lO >>> 0) <= RL[${seg}] ? U8[lE ^ lL] : ld8(c, ${seg}, lO))`;
+  const a = linear(seg, o, 'RL');
+  return `((lE = TR[${a.lin} >>> 12]) !== -1${a.inLimit} ? U8[lE ^ lL] : ld8(c, ${seg}, lO))`;
 }
 
 /** A byte store (a statement), inline on the same terms as st32Stmt. */
 export function st8Stmt(seg: number, o: string, val: string | number): string {
-  return `if ((lE = TW[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lO >>> 0) <= WL[${seg}]) ` +
-    `U8[lE ^ lL] = ${val}; else st8(c, ${seg}, lO, ${val});`;
+  const a = linear(seg, o, 'WL');
+  return `if ((lE = TW[${a.lin} >>> 12]) !== -1${a.inLimit}) U8[lE ^ lL] = ${val}; else st8(c, ${seg}, lO, ${val});`;
 }
 
 /** A word load (an expression), inline when aligned (never across a page), as ld32Expr. */
 export function ld16Expr(seg: number, o: string): string {
-  return `((lE = TR[(lL = (SB[${seg}] + (lO = ${o})) | 0) >>> 12]) !== -1 && (lL & 1) === 0 && (lO >>> 0) <= RL[${seg}] ? ` +
+  const a = linear(seg, o, 'RL');
+  return `((lE = TR[${a.lin} >>> 12]) !== -1 && (lL & 1) === 0${a.inLimit} ? ` +
     `U8[lE ^ lL] | (U8[(lE ^ lL) + 1] << 8) : ld16(c, ${seg}, lO))`;
 }
 

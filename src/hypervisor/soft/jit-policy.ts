@@ -3,7 +3,7 @@
 // that crosses it has its code page compiled: the page's warm blocks, as one region or a few.
 
 import type { SoftCpu } from './cpu.js';
-import { compileRegion, type JitFn, type RegionBlock } from './jit.js';
+import { compileRegions, type JitFn, type RegionBlock } from './jit.js';
 
 /**
  * Blocks of one page considered for its regions at most (a bound for pathological pages). What
@@ -84,24 +84,20 @@ export function compilePage(c: SoftCpu, t: BlockTable, nBlocks: number, b: numbe
   }
   byOff.set(t.key[b]! & 0xfff, b);
   // The entry block first, then blocks already compiled (they have stopped counting hits: the
-  // page's hottest code), then the rest hottest first; compileRegion takes them in this order
+  // page's hottest code), then the rest hottest first; compileRegions takes them in this order
   // while its source budget lasts.
   const all = [...byOff.values()];
   const fresh = all.filter((i) => t.fn[i] === null && i !== b).sort((x, y) => t.hits[y]! - t.hits[x]!);
   const members = [b, ...all.filter((i) => t.fn[i] !== null && i !== b), ...fresh].slice(0, MAX_REGION_BLOCKS);
   // A page whose hot code is more than one function's worth gets several regions.
   try {
-    let rest = members;
-    for (let part = 0; part < MAX_PAGE_REGIONS && rest.length > 0; part++) {
-      const blocks: RegionBlock[] = rest.map((i) => ({ p: t.start[i]!, n: t.count[i]!, off: t.key[i]! & 0xfff }));
-      const fn = compileRegion(c, blocks);
-      if (fn === null) break;
-      // Blocks of the page's older regions that no new region takes run interpreted again.
-      if (part === 0) for (const i of compiled) t.fn[i] = null;
-      rest.forEach((i, k) => { if (blocks[k]!.taken === true) t.fn[i] = fn; });
-      rest = rest.filter((_, k) => blocks[k]!.taken !== true);
-      c.regionsCompiled++;
-    }
+    const blocks: RegionBlock[] = members.map((i) => ({ p: t.start[i]!, n: t.count[i]!, off: t.key[i]! & 0xfff }));
+    const fns = compileRegions(c, blocks, MAX_PAGE_REGIONS);
+    if (fns.length === 0) return;
+    // Blocks of the page's older regions that no new region takes run interpreted again.
+    for (const i of compiled) t.fn[i] = null;
+    members.forEach((i, k) => { const part = blocks[k]!.part; if (part !== undefined) t.fn[i] = fns[part]!; });
+    c.regionsCompiled += fns.length;
   } catch {
     c.jitThreshold = 0;
   }

@@ -185,9 +185,9 @@ test('byte compares, subtractions and tests feed every condition as in the inter
 });
 
 test('a fault in the middle of a compiled block leaves the state after the previous instruction', () => {
-  // ES is loaded with the null selector on the third pass, so the ES store faults (#GP) in the
+  // FS is loaded with the null selector on the third pass, so the FS store faults (#GP) in the
   // middle of a block that is compiled by then; the gate stub records the faulting EIP and
-  // resumes at `resume`.
+  // resumes at `resume`. (FS: regions run only while ES, SS and DS are flat.)
   const image = assemble(`
     %include "pm32.inc"
     test_main:
@@ -198,14 +198,14 @@ test('a fault in the middle of a compiled block leaves the state after the previ
       cmp ecx, 2
       jne go
       xor eax, eax
-      mov es, ax
+      mov fs, ax
     go:
       add ebx, ecx
       sub ebx, 1
       mov [0x20000], ebx
       xor edx, ebx
     fault_here:
-      mov [es:0x20004], edx
+      mov [fs:0x20004], edx
       add ebx, 0x1000
       inc ecx
       jmp again
@@ -222,8 +222,56 @@ test('a fault in the middle of a compiled block leaves the state after the previ
   assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
 });
 
+test('a data segment that is not flat sends its blocks to the interpreter, also mid-region', () => {
+  // Regions address ES, SS and DS without base or limit while all three are flat. DS gets base
+  // 0x100 on some passes, by a MOV DS (interpreted) in the middle of a compiled block: the
+  // stores after it, and the next passes' blocks, must land 0x100 higher as in the interpreter.
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      lgdt [b_gdt_desc]
+      mov ecx, 0
+    again:
+      mov eax, [ss:selectors + ecx * 4]
+      add ebx, ecx
+      mov ds, ax
+      mov [0x20000 + ecx * 4], ecx
+      add [0x20040], ebx
+      push dword [0x20040]
+      pop dword [0x20080 + ecx * 4]
+      mov es, ax
+      mov byte [es:0x200c0 + ecx], cl
+      mov ax, 0x10
+      mov ds, ax
+      mov es, ax
+      inc ecx
+      cmp ecx, 7
+      jb again
+      hlt
+    selectors:
+      dd 0x10, 0x10, 0x10, 0x18, 0x10, 0x18, 0x18
+    align 8
+    b_gdt:
+      dq 0
+      dq 0x00cf9a000000ffff
+      dq 0x00cf92000000ffff
+      dq 0x00cf92000100ffff       ; base 0x100, 4 GiB
+    b_gdt_desc:
+      dw b_gdt_desc - b_gdt - 1
+      dd b_gdt
+  `);
+  const results = [0, 1].map((th) => runRecorded(image, th));
+  assert.ok(results[1]!.compiled > 0);
+  assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
+  // Pass 3 stored its ECX at base 0x100, pass 2 at base 0.
+  const mem = Buffer.from(results[1]!.snap.mem, 'hex');
+  assert.equal(mem.readUInt32LE(0x100 + 3 * 4), 3);
+  assert.equal(mem.readUInt32LE(2 * 4), 2);
+  assert.equal(mem.readUInt32LE(3 * 4), 0);
+});
+
 test('a byte ADC whose store faults leaves the flags of the instruction before it', () => {
-  // ES becomes a read-only data segment on the fourth pass of a block that is compiled by then
+  // FS becomes a read-only data segment on the fourth pass of a block that is compiled by then
   // (its first run is interpreted): the ADC's read succeeds and its store faults (#GP), as a
   // store to a copy-on-write page would; the restarted instruction must see the CF the CMP left
   // (CF=1, SF=1), not the ADC's own result (0xff + 1 + 1: SF=0).
@@ -237,9 +285,9 @@ test('a byte ADC whose store faults leaves the flags of the instruction before i
       mov edx, 1
     again:
       mov eax, [selectors + ecx * 4]
-      mov es, ax
+      mov fs, ax
       cmp ecx, 5
-      adc byte [es:0x20004], dl
+      adc byte [fs:0x20004], dl
       mov byte [0x20004], 0xff
       inc ecx
       jmp again

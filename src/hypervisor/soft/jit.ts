@@ -28,8 +28,11 @@ import {
   Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, ld16Expr, ld32Expr, ld8Expr, reg8Get, reg8Set, st32Stmt, st8Stmt, type FlagState,
 } from './jit-exprs.js';
 
-/** A compiled block: returns the number of instructions completed. */
-export type JitFn = (c: SoftCpu) => number;
+/**
+ * A compiled region: returns the number of instructions completed. `nest` is 1 when a sibling
+ * region calls it (see compileRegions).
+ */
+export type JitFn = (c: SoftCpu, nest?: number) => number;
 
 
 // ---- translation ----
@@ -39,9 +42,9 @@ const LOOP_MAX = 1000;
 
 /**
  * One block of a region: its first record, record count and offset in the code page;
- * compileRegion sets `taken` when the block is in the function it returns.
+ * compileRegions sets `part` to the index of the function it is in (undefined: left out).
  */
-export interface RegionBlock { p: number; n: number; off: number; taken?: boolean }
+export interface RegionBlock { p: number; n: number; off: number; part?: number | undefined }
 
 /**
  * Generated source of one region at most (characters), about 15,000 bytes of V8 bytecode per
@@ -97,7 +100,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       if (continuesRegion(ins[lastP]!, ins[lastP + R_M]!)) {
         const q = `q${pendK}`;
         out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
-        out.push(`if (${q} !== ${pendCount}) return D + ${pendK} + ${q};`);
+        out.push(`if (${q} !== ${pendCount} || c.flatData !== true) return D + ${pendK} + ${q};`);
         out.push(reTlb);
         out.push(exit(pendK + pendCount));
       } else {
@@ -106,7 +109,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else {
       const q = `q${pendK}`;
       out.push(`const ${q} = execBlock(c, ${pendP}, ${pendCount});`);
-      out.push(`if (${q} !== ${pendCount} || c.smc) return D + ${pendK} + ${q};`);
+      out.push(`if (${q} !== ${pendCount} || c.smc === true || c.flatData !== true) return D + ${pendK} + ${q};`);
       out.push(reTlb);
     }
     pendCount = 0;
@@ -126,7 +129,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     const mem = (m & M_MEM) !== 0;
     const rm = m & 7, rg = (m >> 3) & 7, seg = (m >> 20) & 7;
     const fault = `c.eip = ${ek};`;
-    const smcCheck = `if (c.smc) { c.eip = ${en}; return D + ${k + 1}; }`;
+    const smcCheck = `if (c.smc === true) { c.eip = ${en}; return D + ${k + 1}; }`;
     const cur: string[] = [];
     const t = (s: string): void => { cur.push(s); };
     const v = (name: string): string => `${name}${k}`;
@@ -398,9 +401,9 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       t(fault);
       t(`const ${tgt} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
       t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
-      if (rg === 2) t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
+      if (rg === 2) t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
       t(`c.eip = ${tgt};`);
-      if (rg === 2) t(`if (c.smc) return D + ${k + 1};`);
+      if (rg === 2) t(`if (c.smc === true) return D + ${k + 1};`);
       t(exit(k + 1));
       ended = true;
     } else if (op === 0x287) {
@@ -429,23 +432,23 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const val = v('a'), sp = v('s');
       t(fault);
       t(`const ${val} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
+      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
       t(smcCheck);
     } else if (op >= 0x250 && op <= 0x257) {
       const val = v('a'), sp = v('s');
       t(fault);
       t(`const ${val} = r[${op & 7}];`);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
+      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
       t(smcCheck);
     } else if (op === 0x268 || op === 0x26a) {
       const sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp}; } else c.push32(${imm});`);
+      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp}; } else c.push32(${imm});`);
       t(smcCheck);
     } else if (op >= 0x258 && op <= 0x25f) {
       const sp = v('s'), val = v('a');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
+      t(`if (c.ss32 === true) { const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
@@ -466,9 +469,9 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // that is no thunk now is called as any function (its code runs, whatever it has become).
       const th = v('h');
       if (pcThunkAt(c, (lin + nextOff + imm) | 0) === -1) {
-        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
+        t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
       } else {
-        t(`if (c.ss32) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
+        t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
           `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
       }
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
@@ -476,7 +479,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`if (c.ss32) { const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
+      t(`if (c.ss32 === true) { const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
       done = false;
     } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
       for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, fault)) t(l);
@@ -504,45 +507,71 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
 }
 
 /**
- * Translates the blocks of one code page to one function (a region): a loop that runs the block
- * at EIP, then the one the block left EIP at, while EIP stays in the page at a block of the
- * region, the code segment is flat and fewer than LOOP_MAX instructions have run; then it
- * returns to the run loop (events, budget). Every block of the region may be its entry. Returns
- * null when nothing in it would be translated inline (a page of PLT stubs, say): only hot code
- * gets here, so any inline instruction repays the compile.
+ * Translates the blocks of one code page to at most `maxParts` functions (regions), each a loop
+ * that runs the block at EIP, then the one the block left EIP at, while EIP stays in the page at
+ * a block of the region, the code segment is flat and fewer than LOOP_MAX instructions have run;
+ * then it returns to the run loop (events, budget). Every block of a region may be its entry.
+ * Blocks come hottest first (the entry first of all); each region takes them while its source
+ * budget lasts, the next region the rest. A region that reaches a block of a sibling (another
+ * region of this compile) calls the sibling and goes on when it returns: a page whose hot code
+ * needs several functions does not go back to the run loop between them (bench/linux's shell
+ * loop: a third of all region exits went to a sibling). Only an outermost region calls a
+ * sibling, so a call nests one deep. Sets each block's `part` to its region's index; a part with
+ * nothing translated inline (a page of PLT stubs, say) is left out, and the parts after it.
  */
-export function compileRegion(c: SoftCpu, blocks: readonly RegionBlock[]): JitFn | null {
+export function compileRegions(c: SoftCpu, blocks: readonly RegionBlock[], maxParts: number): JitFn[] {
   const dump = typeof process !== 'undefined' && process.env['HVM_JIT_DUMP'] !== undefined;
-  const out: string[] = [];
   // The blocks' page, linear (the run loop compiles from one of them: EIP is there).
   const page = (c.segBase[1]! + c.eip) & -4096;
-  let inline = 0, size = 0;
-  // Blocks come hottest first (the entry first of all): once the source budget is spent the
-  // rest stay out of the region.
+  const srcs: string[][] = [], inl: number[] = [];
   for (const b of blocks) {
     const part: string[] = [`case ${b.off}: {`];
-    const k = translateBlock(c, b.p, b.n, (page + b.off) | 0, part, dump);
+    inl.push(translateBlock(c, b.p, b.n, (page + b.off) | 0, part, dump));
     part.push('}');
-    const len = part.reduce((t, x) => t + x.length + 1, 0);
-    b.taken = out.length === 0 || size + len <= MAX_REGION_SOURCE;
-    if (!b.taken) continue;
-    size += len;
-    inline += k;
-    out.push(...part);
+    srcs.push(part);
+    b.part = undefined;
   }
-  if (inline === 0) return null;
-  const body = `const { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR } = H;\n` +
-    `return function jitRegion(c) {\n` +
-    `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
-    `const SB = c.segBase, RL = c.segRLim, WL = c.segWLim, M32 = c.m32, U8 = c.u8;\n` +
-    `let TR = c.tlbR, TW = c.tlbW, lE = 0, lL = 0, lO = 0;\n` +
-    `const X = c.sse !== null ? c.sse.xmm : null;\n` +
-    `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
-    `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
-    `if (D >= ${LOOP_MAX} || !flat || c.smc) return D;\n}\n};`;
-  if (dump) console.error(`// region at ${((c.segBase[1]! + c.eip) & -4096) >>> 0}\n${body}`);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('H', body) as (h: typeof HELPERS) => JitFn;
-  return factory(HELPERS);
+  // Each part's budget leaves room for the sibling case labels of the whole page.
+  const budget = MAX_REGION_SOURCE - 12 * blocks.length;
+  const parts: number[][] = [];
+  let rest = blocks.map((_, k) => k);
+  while (parts.length < maxParts && rest.length > 0) {
+    const mine: number[] = [], left: number[] = [];
+    let size = 0, inline = 0;
+    for (const k of rest) {
+      const len = srcs[k]!.reduce((t, x) => t + x.length + 1, 0);
+      if (mine.length === 0 || size + len <= budget) { mine.push(k); size += len; inline += inl[k]!; } else left.push(k);
+    }
+    if (inline === 0) break;
+    parts.push(mine);
+    rest = left;
+  }
+  if (parts.length === 0) return [];
+  parts.forEach((mine, j) => { for (const k of mine) blocks[k]!.part = j; });
+  const sib: JitFn[] = [];
+  const fns = parts.map((mine, j) => {
+    const out: string[] = [];
+    for (const k of mine) out.push(...srcs[k]!);
+    parts.forEach((other, i) => {
+      if (i === j) return;
+      out.push(other.map((k) => `case ${blocks[k]!.off}:`).join(' ') +
+        ` { if (nest === 1) return D; const k = S[${i}](c, 1); D += k; if (k === 0) return D; break; }`);
+    });
+    const body = `const { ld32, st32, ld8, st8, ld16, ldL32, execBlock, pcThunk, PAR } = H;\n` +
+      `return function jitRegion(c, nest) {\n` +
+      `if (c.flatData !== true) return 0;\n` +
+      `const r = c.regs, cs = c.segBase[1], L0 = (cs + c.eip) & -4096, flat = c.segLimit[1] === -1;\n` +
+      `const SB = c.segBase, RL = c.segRLim, WL = c.segWLim, M32 = c.m32, U8 = c.u8;\n` +
+      `let TR = c.tlbR, TW = c.tlbW, lE = 0, lL = 0, lO = 0;\n` +
+      `const X = c.sse !== null ? c.sse.xmm : null;\n` +
+      `let D = 0;\nfor (;;) {\nconst E = c.eip, lin = (cs + E) | 0;\nif ((lin & -4096) !== L0) return D;\n` +
+      `switch (lin & 4095) {\n${out.join('\n')}\ndefault: return D;\n}\n` +
+      `if (D >= ${LOOP_MAX} || !flat || c.smc === true) return D;\n}\n};`;
+    if (dump) console.error(`// region ${j} at ${page >>> 0}\n${body}`);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const factory = new Function('H', 'S', body) as (h: typeof HELPERS, s: JitFn[]) => JitFn;
+    return factory(HELPERS, sib);
+  });
+  sib.push(...fns);
+  return fns;
 }
-

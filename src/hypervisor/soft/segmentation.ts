@@ -70,6 +70,14 @@ export class Segmentation extends Mmu {
     } else if ((type & (TYPE_CODE | TYPE_EXPDOWN)) === TYPE_EXPDOWN) { r = -1; w = -1; }
     this.segRLim[s] = r;
     this.segWLim[s] = w;
+    this.checkFlatData();
+  }
+
+  /** Recomputes `flatData` (after ES, SS or DS changed). */
+  private checkFlatData(): void {
+    const b = this.segBase, rl = this.segRLim, wl = this.segWLim, full = 0xfffffffc;
+    this.flatData = (b[ES]! | b[SS]! | b[DS]!) === 0 && rl[ES] === full && rl[SS] === full && rl[DS] === full &&
+      wl[ES] === full && wl[SS] === full && wl[DS] === full;
   }
 
   /** After a mode change (PE or VM): all fast limits again. */
@@ -88,6 +96,7 @@ export class Segmentation extends Mmu {
     this.segSel[s] = sel;
     this.segBase[s] = sel << 4;
     if (s === SS) this.segFast(s);
+    else this.checkFlatData();
     if (s === CS) this.epoch++;
   }
 
