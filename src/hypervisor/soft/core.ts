@@ -38,8 +38,9 @@ export class CpuCore {
   readonly segRLim = new Float64Array(8);
   readonly segWLim = new Float64Array(8);
   /**
-   * ES, SS and DS have base 0 and their fast limits span 4 GiB (Linux's flat segments): compiled
-   * regions then address memory through them without base or limit (jit-exprs.ts).
+   * ES, SS and DS have base 0 and their fast limits span 4 GiB, and the stack is 32-bit (Linux's
+   * flat segments): compiled regions run only then, and address memory through these segments
+   * without base or limit (jit-exprs.ts).
    */
   flatData = false;
   /** EFLAGS without the six status flags (bit 1 always set). */

@@ -36,8 +36,8 @@ export function reg8Set(n: number, v: string): string {
 
 /**
  * ES, SS and DS (segment numbers 0, 2, 3) when the region runs: flat (CPU.flatData, which the
- * region checks on entry and after the interpreter), so their offset is the linear address and
- * an aligned access is within the limit.
+ * region checks on entry and after the interpreter; it also means a 32-bit stack), so their
+ * offset is the linear address and an aligned access is within the limit.
  */
 function flatSeg(seg: number): boolean { return seg === 0 || seg === 2 || seg === 3; }
 

@@ -270,6 +270,53 @@ test('a data segment that is not flat sends its blocks to the interpreter, also 
   assert.equal(mem.readUInt32LE(3 * 4), 0);
 });
 
+test('a 16-bit stack segment sends the blocks that push and pop to the interpreter', () => {
+  // Regions push and pop through ESP (they run while SS is 32-bit). On some passes SS is a
+  // 16-bit segment: PUSH and POP then move SP only, so the values go to 0x8ff8.. and the high
+  // half of ESP stays, where a 32-bit push would have written 0x28ff8.. (in the compared memory).
+  const image = assemble(`
+    %include "pm32.inc"
+    test_main:
+      lgdt [s_gdt_desc]
+      mov ecx, 0
+    again:
+      mov eax, [stack_sel + ecx * 4]
+      mov edx, esp
+      mov ss, ax
+      mov esp, 0x29000
+      push ecx
+      push dword 0x1234
+      pop dword [0x20100 + ecx * 4]
+      pop ebx
+      mov [0x20140 + ecx * 4], esp
+      mov ax, 0x10
+      mov ss, ax
+      mov esp, edx
+      inc ecx
+      cmp ecx, 6
+      jb again
+      hlt
+    stack_sel:
+      dd 0x10, 0x10, 0x10, 0x20, 0x10, 0x20
+    align 8
+    s_gdt:
+      dq 0
+      dq 0x00cf9a000000ffff
+      dq 0x00cf92000000ffff
+      dq 0
+      dq 0x008f92000000ffff       ; 16-bit (B=0), base 0, 4 GiB
+    s_gdt_desc:
+      dw s_gdt_desc - s_gdt - 1
+      dd s_gdt
+  `);
+  const results = [0, 1].map((th) => runRecorded(image, th));
+  assert.ok(results[1]!.compiled > 0);
+  assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
+  const mem = Buffer.from(results[1]!.snap.mem, 'hex');
+  assert.equal(mem.readUInt32LE(0x28ff8 - 0x20000), 0x1234, 'a 32-bit pass pushed at 0x28ff8');
+  assert.equal(mem.readUInt32LE(0x100 + 5 * 4), 0x1234);
+});
+
 test('a byte ADC whose store faults leaves the flags of the instruction before it', () => {
   // FS becomes a read-only data segment on the fourth pass of a block that is compiled by then
   // (its first run is interpreted): the ADC's read succeeds and its store faults (#GP), as a

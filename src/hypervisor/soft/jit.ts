@@ -401,7 +401,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       t(fault);
       t(`const ${tgt} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
       t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
-      if (rg === 2) t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
+      if (rg === 2) t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp};`);
       t(`c.eip = ${tgt};`);
       if (rg === 2) t(`if (c.smc === true) return D + ${k + 1};`);
       t(exit(k + 1));
@@ -432,23 +432,23 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const val = v('a'), sp = v('s');
       t(fault);
       t(`const ${val} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
-      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op >= 0x250 && op <= 0x257) {
       const val = v('a'), sp = v('s');
       t(fault);
       t(`const ${val} = r[${op & 7}];`);
-      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp}; } else c.push32(${val});`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op === 0x268 || op === 0x26a) {
       const sp = v('s');
       t(fault);
-      t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp}; } else c.push32(${imm});`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op >= 0x258 && op <= 0x25f) {
       const sp = v('s'), val = v('a');
       t(fault);
-      t(`if (c.ss32 === true) { const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val}; } else { const ${val} = c.pop32(); r[${op & 7}] = ${val}; }`);
+      t(`const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val};`);
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
@@ -469,18 +469,19 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // that is no thunk now is called as any function (its code runs, whatever it has become).
       const th = v('h');
       if (pcThunkAt(c, (lin + nextOff + imm) | 0) === -1) {
-        t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp}; } else c.push32(${en});`);
+        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp};`);
       } else {
-        t(`if (c.ss32 === true) { const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
-          `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp}; } else c.push32(${en});`);
+        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
+          `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp};`);
       }
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
       ended = true;
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
       t(fault);
-      t(`if (c.ss32 === true) { const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt}; ${exit(k + 1)} }`);
-      done = false;
+      t(`const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt};`);
+      t(exit(k + 1));
+      ended = true;
     } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
       for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, fault)) t(l);
     } else {

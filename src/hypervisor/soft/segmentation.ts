@@ -46,9 +46,9 @@ export class Segmentation extends Mmu {
     this.segBase[s] = base | 0;
     this.segLimit[s] = limit | 0;
     this.segAttr[s] = attr;
-    this.segFast(s);
     if (s === CS) { this.code32 = (attr & ATTR_DB) !== 0; this.epoch++; }
     else if (s === SS) this.ss32 = (attr & ATTR_DB) !== 0;
+    this.segFast(s);
   }
 
   /** Recomputes the fast-path limits of segment `s`. */
@@ -76,8 +76,8 @@ export class Segmentation extends Mmu {
   /** Recomputes `flatData` (after ES, SS or DS changed). */
   private checkFlatData(): void {
     const b = this.segBase, rl = this.segRLim, wl = this.segWLim, full = 0xfffffffc;
-    this.flatData = (b[ES]! | b[SS]! | b[DS]!) === 0 && rl[ES] === full && rl[SS] === full && rl[DS] === full &&
-      wl[ES] === full && wl[SS] === full && wl[DS] === full;
+    this.flatData = this.ss32 && (b[ES]! | b[SS]! | b[DS]!) === 0 && rl[ES] === full && rl[SS] === full &&
+      rl[DS] === full && wl[ES] === full && wl[SS] === full && wl[DS] === full;
   }
 
   /** After a mode change (PE or VM): all fast limits again. */
