@@ -50,38 +50,38 @@ function linear(seg: number, o: string, lim: string): { lin: string; inLimit: st
 /**
  * A dword load from segment `seg` at offset `o` (an expression), inline when the read TLB maps an
  * aligned address within the segment's fast limit; the helper otherwise (page walk, MMIO, page
- * crossing, limit faults). The region binds SB/RL/WL/TR/TW/M32/U8 and the scratch locals lE,
- * lL, lO.
+ * crossing, limit faults), which first sets EIP to `at`, the instruction's address: the fast
+ * path cannot fault. The region binds SB/RL/WL/TR/TW/M32/U8 and the scratch locals lE, lL, lO.
  */
-export function ld32Expr(seg: number, o: string): string {
+export function ld32Expr(seg: number, o: string, at: string): string {
   const a = linear(seg, o, 'RL');
-  return `((lE = TR[${a.lin} >>> 12]) !== -1 && (lL & 3) === 0${a.inLimit} ? M32[(lE ^ lL) >> 2] : ld32(c, ${seg}, lO))`;
+  return `((lE = TR[${a.lin} >>> 12]) !== -1 && (lL & 3) === 0${a.inLimit} ? M32[(lE ^ lL) >> 2] : (c.eip = ${at}, ld32(c, ${seg}, lO)))`;
 }
 
 /** A dword store (a statement), inline on the same terms as ld32Expr with the write TLB and limit. */
-export function st32Stmt(seg: number, o: string, val: string | number): string {
+export function st32Stmt(seg: number, o: string, val: string | number, at: string): string {
   const a = linear(seg, o, 'WL');
   return `if ((lE = TW[${a.lin} >>> 12]) !== -1 && (lL & 3) === 0${a.inLimit}) M32[(lE ^ lL) >> 2] = ${val}; ` +
-    `else st32(c, ${seg}, lO, ${val});`;
+    `else { c.eip = ${at}; st32(c, ${seg}, lO, ${val}); }`;
 }
 
 /** A byte load (an expression), inline on the same terms as ld32Expr. */
-export function ld8Expr(seg: number, o: string): string {
+export function ld8Expr(seg: number, o: string, at: string): string {
   const a = linear(seg, o, 'RL');
-  return `((lE = TR[${a.lin} >>> 12]) !== -1${a.inLimit} ? U8[lE ^ lL] : ld8(c, ${seg}, lO))`;
+  return `((lE = TR[${a.lin} >>> 12]) !== -1${a.inLimit} ? U8[lE ^ lL] : (c.eip = ${at}, ld8(c, ${seg}, lO)))`;
 }
 
 /** A byte store (a statement), inline on the same terms as st32Stmt. */
-export function st8Stmt(seg: number, o: string, val: string | number): string {
+export function st8Stmt(seg: number, o: string, val: string | number, at: string): string {
   const a = linear(seg, o, 'WL');
-  return `if ((lE = TW[${a.lin} >>> 12]) !== -1${a.inLimit}) U8[lE ^ lL] = ${val}; else st8(c, ${seg}, lO, ${val});`;
+  return `if ((lE = TW[${a.lin} >>> 12]) !== -1${a.inLimit}) U8[lE ^ lL] = ${val}; else { c.eip = ${at}; st8(c, ${seg}, lO, ${val}); }`;
 }
 
 /** A word load (an expression), inline when aligned (never across a page), as ld32Expr. */
-export function ld16Expr(seg: number, o: string): string {
+export function ld16Expr(seg: number, o: string, at: string): string {
   const a = linear(seg, o, 'RL');
   return `((lE = TR[${a.lin} >>> 12]) !== -1 && (lL & 1) === 0${a.inLimit} ? ` +
-    `U8[lE ^ lL] | (U8[(lE ^ lL) + 1] << 8) : ld16(c, ${seg}, lO))`;
+    `U8[lE ^ lL] | (U8[(lE ^ lL) + 1] << 8) : (c.eip = ${at}, ld16(c, ${seg}, lO)))`;
 }
 
 export function eaExpr(m: number, disp: number): string {

@@ -34,7 +34,7 @@ export function translateSse(op: number, pfx: number, m: number, disp: number, i
   if (op === 0x16e) {
     // MOVD xmm, r/m32: the upper dwords cleared.
     const val = v('a');
-    if (mem) { out.push(fault); out.push(`const ${val} = ${ld32Expr(seg, eaExpr(m, disp))};`); }
+    if (mem) { out.push(fault); out.push(`const ${val} = ${ld32Expr(seg, eaExpr(m, disp), 'c.eip')};`); }
     else out.push(`const ${val} = r[${rm}];`);
     out.push(`X[${d}] = ${val}; X[${d + 1}] = 0; X[${d + 2}] = 0; X[${d + 3}] = 0;`);
     return out;

@@ -185,41 +185,48 @@ test('byte compares, subtractions and tests feed every condition as in the inter
 });
 
 test('a fault in the middle of a compiled block leaves the state after the previous instruction', () => {
-  // FS is loaded with the null selector on the third pass, so the FS store faults (#GP) in the
+  // FS is loaded with the null selector on the third pass, so the FS access faults (#GP) in the
   // middle of a block that is compiled by then; the gate stub records the faulting EIP and
-  // resumes at `resume`. (FS: regions run only while ES, SS and DS are flat.)
-  const image = assemble(`
-    %include "pm32.inc"
-    test_main:
-      mov dword [FIXUP], resume
-      mov ecx, 0
-      mov ebx, 100
-    again:
-      cmp ecx, 2
-      jne go
-      xor eax, eax
-      mov fs, ax
-    go:
-      add ebx, ecx
-      sub ebx, 1
-      mov [0x20000], ebx
-      xor edx, ebx
-    fault_here:
-      mov [fs:0x20004], edx
-      add ebx, 0x1000
-      inc ecx
-      jmp again
-    resume:
-      mov [0x20008], ebx
-      mov [0x2000c], edx
-      pushfd
-      pop dword [0x20010]
-      hlt
-  `);
-  const results = [0, 1].map((th) => runRecorded(image, th));
-  assert.equal(results[0]!.vec, 13);
-  assert.ok(results[1]!.compiled > 0);
-  assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled });
+  // resumes at `resume`. (FS: regions run only while ES, SS and DS are flat.) Each kind of
+  // access the regions compile inline: only their slow path sets EIP for the fault.
+  const accesses = ['mov [fs:0x20004], edx', 'mov edi, [fs:0x20004]', 'add [fs:0x20004], edx', 'movzx edi, byte [fs:0x20004]',
+    'movsx edi, word [fs:0x20004]', 'mov byte [fs:0x20004], dl', 'push dword [fs:0x20004]', 'inc dword [fs:0x20004]',
+    'xchg [fs:0x20004], edx', 'cmp edx, [fs:0x20004]', 'sub dl, [fs:0x20004]'];
+  for (const access of accesses) {
+    const image = assemble(`
+      %include "pm32.inc"
+      test_main:
+        mov dword [FIXUP], resume
+        mov ecx, 0
+        mov ebx, 100
+      again:
+        cmp ecx, 2
+        jne go
+        xor eax, eax
+        mov fs, ax
+        jmp go                    ; (falling through would start a new block, run interpreted)
+      go:
+        add ebx, ecx
+        sub ebx, 1
+        mov [0x20000], ebx
+        xor edx, ebx
+      fault_here:
+        ${access}
+        add ebx, 0x1000
+        inc ecx
+        jmp again
+      resume:
+        mov [0x20008], ebx
+        mov [0x2000c], edx
+        pushfd
+        pop dword [0x20010]
+        hlt
+    `);
+    const results = [0, 1].map((th) => runRecorded(image, th));
+    assert.equal(results[0]!.vec, 13, access);
+    assert.ok(results[1]!.compiled > 0, access);
+    assert.deepEqual(results[1], { ...results[0]!, compiled: results[1]!.compiled }, access);
+  }
 });
 
 test('a data segment that is not flat sends its blocks to the interpreter, also mid-region', () => {

@@ -10,9 +10,10 @@
 // back to the run loop.
 //
 // The compiled function behaves as running its blocks with `execBlock` does: it returns the
-// number of instructions completed and leaves EIP after them; before anything that can fault it
-// sets EIP to the instruction's own address, and it changes no register or flag before the
-// fault point, so a fault mid-block leaves the state as after the previous instruction. A store
+// number of instructions completed and leaves EIP after them; before anything that can fault
+// (the slow path of a memory access, a failed check) it sets EIP to the instruction's own
+// address, and it changes no register or flag before the fault point, so a fault mid-block
+// leaves the state as after the previous instruction (EIP is not kept current in between). A store
 // that hits decoded code (`smc`) ends the region after that instruction. The function lives and
 // dies with the decoded blocks of its page (the block cache's invalidation covers it). The
 // expressions for operands, flags and conditions are in jit-exprs.ts.
@@ -172,11 +173,10 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
         return;
       }
       const o = v('o');
-      t(fault);
-      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}, ${b} = ${src};`);
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o, ek)}, ${b} = ${src};`);
       const x = alu(kk, a, b);
       t(x.pre);
-      if (kk !== 7) t(st32Stmt(seg, o, x.res));
+      if (kk !== 7) t(st32Stmt(seg, o, x.res, ek));
       t(x.commit);
       if (kk !== 7) t(smcCheck);
     };
@@ -218,7 +218,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
         t(x.pre); t(x.commit);
         if (kk !== 7) t(`r[0] = ${x.res};`);
       } else if (form === 3) {
-        if (mem) { t(fault); t(`const ${b} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${b} = r[${rm}];`);
+        if (mem) { t(`const ${b} = ${ld32Expr(seg, eaExpr(m, disp), ek)};`); } else t(`const ${b} = r[${rm}];`);
         t(`const ${a} = r[${rg}];`);
         const x = alu(kk, a, b);
         t(x.pre); t(x.commit);
@@ -231,45 +231,43 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x285 || op === 0x2a9) {
       const a = v('a'), b = v('b');
       if (op === 0x2a9) t(`const ${a} = r[0], ${b} = ${imm};`);
-      else if (mem) { t(fault); t(`const ${a} = ${ld32Expr(seg, eaExpr(m, disp))}, ${b} = r[${rg}];`); }
+      else if (mem) { t(`const ${a} = ${ld32Expr(seg, eaExpr(m, disp), ek)}, ${b} = r[${rg}];`); }
       else t(`const ${a} = r[${rm}], ${b} = r[${rg}];`);
       const x = alu(4, a, b);
       t(x.pre); t(x.commit);
     } else if (op === 0x289) {
-      if (mem) { t(fault); t(st32Stmt(seg, eaExpr(m, disp), `r[${rg}]`)); t(smcCheck); }
+      if (mem) { t(st32Stmt(seg, eaExpr(m, disp), `r[${rg}]`, ek)); t(smcCheck); }
       else t(`r[${rm}] = r[${rg}];`);
     } else if (op === 0x28b) {
-      if (mem) { t(fault); t(`r[${rg}] = ${ld32Expr(seg, eaExpr(m, disp))};`); }
+      if (mem) { t(`r[${rg}] = ${ld32Expr(seg, eaExpr(m, disp), ek)};`); }
       else t(`r[${rg}] = r[${rm}];`);
     } else if (op === 0x2c7) {
-      if (mem) { t(fault); t(st32Stmt(seg, eaExpr(m, disp), imm)); t(smcCheck); }
+      if (mem) { t(st32Stmt(seg, eaExpr(m, disp), imm, ek)); t(smcCheck); }
       else t(`r[${rm}] = ${imm};`);
     } else if (op >= 0x2b8 && op <= 0x2bf) {
       t(`r[${op & 7}] = ${imm};`);
     } else if (op >= 0xb0 && op <= 0xb7) {
       t(reg8Set(op & 7, `${imm}`));
     } else if (op === 0x88) {
-      if (mem) { t(fault); t(st8Stmt(seg, eaExpr(m, disp), reg8Get(rg))); t(smcCheck); }
+      if (mem) { t(st8Stmt(seg, eaExpr(m, disp), reg8Get(rg), ek)); t(smcCheck); }
       else t(reg8Set(rm, reg8Get(rg)));
     } else if (op === 0x8a) {
-      if (mem) { t(fault); t(reg8Set(rg, ld8Expr(seg, eaExpr(m, disp)))); }
+      if (mem) { t(reg8Set(rg, ld8Expr(seg, eaExpr(m, disp), ek))); }
       else t(reg8Set(rg, reg8Get(rm)));
     } else if (op === 0xc6) {
-      if (mem) { t(fault); t(st8Stmt(seg, eaExpr(m, disp), imm & 0xff)); t(smcCheck); }
+      if (mem) { t(st8Stmt(seg, eaExpr(m, disp), imm & 0xff, ek)); t(smcCheck); }
       else t(reg8Set(rm, `${imm}`));
     } else if (op === 0x28d) {
       t(`r[${rg}] = ${eaExpr(m, disp)};`);
     } else if (op === 0x2a1) {
-      t(fault); t(`r[0] = ${ld32Expr(seg, eaExpr(m, disp))};`);
+      t(`r[0] = ${ld32Expr(seg, eaExpr(m, disp), ek)};`);
     } else if (op === 0x2a3) {
-      t(fault); t(st32Stmt(seg, eaExpr(m, disp), 'r[0]')); t(smcCheck);
+      t(st32Stmt(seg, eaExpr(m, disp), 'r[0]', ek)); t(smcCheck);
     } else if (op === 0x3b6 || op === 0x3be) {
-      const src = mem ? ld8Expr(seg, eaExpr(m, disp)) : reg8Get(rm);
-      if (mem) t(fault);
+      const src = mem ? ld8Expr(seg, eaExpr(m, disp), ek) : reg8Get(rm);
       t(op === 0x3b6 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 24) >> 24;`);
     } else if (op === 0x3b7 || op === 0x3bf) {
-      const src = mem ? ld16Expr(seg, eaExpr(m, disp)) : `(r[${rm}] & 65535)`;
-      if (mem) t(fault);
+      const src = mem ? ld16Expr(seg, eaExpr(m, disp), ek) : `(r[${rm}] & 65535)`;
       t(op === 0x3b7 ? `r[${rg}] = ${src};` : `r[${rg}] = (${src} << 16) >> 16;`);
     } else if (op >= 0x240 && op <= 0x24f) {
       const n0 = op & 7, a = v('a'), res = v('v'), cf = v('cf');
@@ -329,7 +327,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       fs = NONE;
     } else if (op === 0x3af) {
       const src = v('b');
-      if (mem) { t(fault); t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${src} = r[${rm}];`);
+      if (mem) { t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp), ek)};`); } else t(`const ${src} = r[${rm}];`);
       t(`r[${rg}] = c.imulTrunc(r[${rg}], ${src}, 4);`);
       fs = NONE;
     } else if (op === 0x2f7 && !mem && (rg === 0 || rg === 2 || rg === 3)) {
@@ -353,12 +351,12 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op >= 0x340 && op <= 0x34f) {
       // CMOVcc r32, r/m32: the memory operand is read (and may fault) whatever the condition.
       const src = v('b');
-      if (mem) { t(fault); t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp))};`); } else t(`const ${src} = r[${rm}];`);
+      if (mem) { t(`const ${src} = ${ld32Expr(seg, eaExpr(m, disp), ek)};`); } else t(`const ${src} = r[${rm}];`);
       t(`if (${condExpr(fs, op & 0xf)}) r[${rg}] = ${src};`);
     } else if (op === 0x84 || (op === 0xf6 && rg === 0)) {
       // TEST r/m8, r8 / imm8
       const a = v('a');
-      if (mem) { t(fault); t(`const ${a} = ${ld8Expr(seg, eaExpr(m, disp))};`); } else t(`const ${a} = ${reg8Get(rm)};`);
+      if (mem) { t(`const ${a} = ${ld8Expr(seg, eaExpr(m, disp), ek)};`); } else t(`const ${a} = ${reg8Get(rm)};`);
       const b = op === 0x84 ? reg8Get(rg) : `${imm & 0xff}`;
       t(`c.ccOp = ${CC_LOGIC}; c.ccRes = ${a} & ${b}; c.ccMask = 255;`);
       fs = NONE;
@@ -371,16 +369,16 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       const src = op >= 0x80 || form === 4 ? `${imm & 0xff}` : reg8Get(rg);
       if (form === 4) t(`const ${a} = r[0] & 255, ${b} = ${src};`);
       else if (form === 2) {
-        if (mem) { t(fault); t(`const ${b} = ${ld8Expr(seg, eaExpr(m, disp))}, ${a} = ${reg8Get(rg)};`); }
+        if (mem) { t(`const ${b} = ${ld8Expr(seg, eaExpr(m, disp), ek)}, ${a} = ${reg8Get(rg)};`); }
         else t(`const ${a} = ${reg8Get(rg)}, ${b} = ${reg8Get(rm)};`);
-      } else if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld8Expr(seg, o)}, ${b} = ${src};`); }
+      } else if (mem) { t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld8Expr(seg, o, ek)}, ${b} = ${src};`); }
       else t(`const ${a} = ${reg8Get(rm)}, ${b} = ${src};`);
       const x = alu8(kk, a, b);
       t(x.pre);
       if (writes) {
         if (form === 4) t(reg8Set(0, x.res));
         else if (form === 2) t(reg8Set(rg, x.res));
-        else if (mem) { t(st8Stmt(seg, o, x.res)); }
+        else if (mem) { t(st8Stmt(seg, o, x.res, ek)); }
         else t(reg8Set(rm, x.res));
       }
       t(x.commit);
@@ -388,9 +386,8 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x2ff && (rg === 0 || rg === 1) && mem) {
       // INC/DEC m32
       const a = v('a'), o = v('o'), res = v('v'), cf = v('cf');
-      t(fault);
-      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}, ${res} = (${a} ${rg === 0 ? '+' : '-'} 1) | 0;`);
-      t(st32Stmt(seg, o, res));
+      t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o, ek)}, ${res} = (${a} ${rg === 0 ? '+' : '-'} 1) | 0;`);
+      t(st32Stmt(seg, o, res, ek));
       t(`const ${cf} = ${cfExpr(fs)};`);
       t(`c.ccAux = ${cf}; c.ccOp = ${rg === 0 ? CC_INC : CC_DEC}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = 1; c.ccMask = -1;`);
       fs = { kind: 'incdec', a, b: '1', res };
@@ -398,10 +395,9 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x2ff && (rg === 2 || rg === 4)) {
       // CALL/JMP r/m32 (near, absolute): on to the target inside the region when it is there.
       const tgt = v('t'), sp = v('s');
-      t(fault);
-      t(`const ${tgt} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
-      t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
-      if (rg === 2) t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp};`);
+      t(`const ${tgt} = ${mem ? ld32Expr(seg, eaExpr(m, disp), ek) : `r[${rm}]`};`);
+      t(`if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); }`);
+      if (rg === 2) t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en, ek)} r[4] = ${sp};`);
       t(`c.eip = ${tgt};`);
       if (rg === 2) t(`if (c.smc === true) return D + ${k + 1};`);
       t(exit(k + 1));
@@ -410,17 +406,16 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       // XCHG r/m32, r32
       const a = v('a'), o = v('o');
       if (mem) {
-        t(fault);
-        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o)}; ${st32Stmt(seg, o, `r[${rg}]`)} r[${rg}] = ${a};`);
+        t(`const ${o} = ${eaExpr(m, disp)}; const ${a} = ${ld32Expr(seg, o, ek)}; ${st32Stmt(seg, o, `r[${rg}]`, ek)} r[${rg}] = ${a};`);
         t(smcCheck);
       } else t(`const ${a} = r[${rm}]; r[${rm}] = r[${rg}]; r[${rg}] = ${a};`);
     } else if (op === 0x3b1) {
       // CMPXCHG r/m32, r32: flags of EAX - dest; the destination is written either way.
       const a = v('a'), d0 = v('d'), o = v('o'), res = v('v');
-      if (mem) { t(fault); t(`const ${o} = ${eaExpr(m, disp)}; const ${d0} = ${ld32Expr(seg, o)}, ${a} = r[0];`); }
+      if (mem) { t(`const ${o} = ${eaExpr(m, disp)}; const ${d0} = ${ld32Expr(seg, o, ek)}, ${a} = r[0];`); }
       else t(`const ${d0} = r[${rm}], ${a} = r[0];`);
       t(`const ${res} = (${a} - ${d0}) | 0;`);
-      const wr = (val: string): string => mem ? st32Stmt(seg, o, val) : `r[${rm}] = ${val};`;
+      const wr = (val: string): string => mem ? st32Stmt(seg, o, val, ek) : `r[${rm}] = ${val};`;
       t(`if (${res} === 0) { ${wr(`r[${rg}]`)} } else { ${wr(d0)} r[0] = ${d0}; }`);
       t(`c.ccOp = ${CC_SUB}; c.ccRes = ${res}; c.ccA = ${a}; c.ccB = ${d0}; c.ccMask = -1;`);
       fs = { kind: 'sub', a, b: d0, res };
@@ -430,25 +425,21 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
     } else if (op === 0x2ff && rg === 6) {
       // PUSH r/m32
       const val = v('a'), sp = v('s');
-      t(fault);
-      t(`const ${val} = ${mem ? ld32Expr(seg, eaExpr(m, disp)) : `r[${rm}]`};`);
-      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp};`);
+      t(`const ${val} = ${mem ? ld32Expr(seg, eaExpr(m, disp), ek) : `r[${rm}]`};`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val, ek)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op >= 0x250 && op <= 0x257) {
       const val = v('a'), sp = v('s');
-      t(fault);
       t(`const ${val} = r[${op & 7}];`);
-      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val)} r[4] = ${sp};`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, val, ek)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op === 0x268 || op === 0x26a) {
       const sp = v('s');
-      t(fault);
-      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm)} r[4] = ${sp};`);
+      t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, imm, ek)} r[4] = ${sp};`);
       t(smcCheck);
     } else if (op >= 0x258 && op <= 0x25f) {
       const sp = v('s'), val = v('a');
-      t(fault);
-      t(`const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val};`);
+      t(`const ${sp} = r[4]; const ${val} = ${ld32Expr(2, sp, ek)}; r[4] = (${sp} + 4) | 0; r[${op & 7}] = ${val};`);
     } else if ((op >= 0x270 && op <= 0x27f) || (op >= 0x380 && op <= 0x38f)) {
       const cc = op & 0xf;
       const tgt = v('t');
@@ -462,24 +453,22 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       ended = true;
     } else if (op === 0x2e8) {
       const tgt = v('t'), sp = v('s');
-      t(fault);
-      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0);`);
+      t(`const ${tgt} = (${en} + ${imm}) | 0; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); }`);
       // A call of a PC thunk runs its MOV and RET here (ESP back where it was) and goes on after
       // the call (see pcThunk), checked when the call runs: the target's code may change. A target
       // that is no thunk now is called as any function (its code runs, whatever it has become).
       const th = v('h');
       if (pcThunkAt(c, (lin + nextOff + imm) | 0) === -1) {
-        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} r[4] = ${sp};`);
+        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en, ek)} r[4] = ${sp};`);
       } else {
-        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en)} const ${th} = pcThunk(c, ${tgt}); ` +
+        t(`const ${sp} = (r[4] - 4) | 0; ${st32Stmt(2, sp, en, ek)} const ${th} = pcThunk(c, ${tgt}); ` +
           `if (${th} >= 0) { r[${th}] = ${en}; c.eip = ${en}; ${exit(k + 3)} } r[4] = ${sp};`);
       }
       t(`c.eip = ${tgt}; ${exit(k + 1)}`);
       ended = true;
     } else if (op === 0x2c3) {
       const tgt = v('t'), sp = v('s');
-      t(fault);
-      t(`const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) c.gp(0); r[4] = (${sp} + 4) | 0; c.eip = ${tgt};`);
+      t(`const ${sp} = r[4]; const ${tgt} = ${ld32Expr(2, sp, ek)}; if ((${tgt} >>> 0) > (c.segLimit[1] >>> 0)) { ${fault} c.gp(0); } r[4] = (${sp} + 4) | 0; c.eip = ${tgt};`);
       t(exit(k + 1));
       ended = true;
     } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
