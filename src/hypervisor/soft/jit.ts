@@ -26,7 +26,8 @@ import {
 import { isInlineSse, translateSse } from './jit-sse.js';
 import { CC_ADC, CC_ADD, CC_DEC, CC_FLAGS, CC_INC, CC_LOGIC, CC_SBB, CC_SHIFT, CC_SUB } from './core.js';
 import {
-  Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, ld16Expr, ld32Expr, ld8Expr, reg8Get, reg8Set, st32Stmt, st8Stmt, type FlagState,
+  Cls, NONE, cfExpr, classify, condExpr, eaExpr, isRotate, keptFlags, ld16Expr, ld32Expr, ld8Expr, reg8Get, reg8Set,
+  st32Stmt, st8Stmt, type FlagState,
 } from './jit-exprs.js';
 
 /**
@@ -48,13 +49,16 @@ const LOOP_MAX = 1000;
 export interface RegionBlock { p: number; n: number; off: number; part?: number | undefined }
 
 /**
- * Generated source of one region at most (characters), about 15,000 bytes of V8 bytecode per
- * 48,000: TurboFan never optimizes a function past 60 KB of bytecode, and its compile time grows
- * faster than the function. A page of 256 blocks in one function left bench/linux's shell loop
- * running such functions unoptimized (101 s instead of 50 s) and --guest-decompress's
- * decompressor too (boot 108 s instead of 26 s).
+ * Generated source of one region at most (characters): TurboFan never optimizes a function past
+ * 60 KB of bytecode (silently: it stays in the baseline tier), and its compile time grows faster
+ * than the function. A page of 256 blocks in one function left bench/linux's shell loop running
+ * such functions unoptimized (101 s instead of 50 s) and --guest-decompress's decompressor too
+ * (boot 108 s instead of 26 s). With memory accesses inline the code is denser: at 48,000
+ * characters the largest regions reached 46-49 KB of bytecode (median 12-15 KB), and budgets of
+ * 96,000 and 150,000 left the loop at 49 and 67 s; 32,000 to 56,000 measured alike. 40,000 keeps
+ * a margin below the limit.
  */
-const MAX_REGION_SOURCE = 48_000;
+const MAX_REGION_SOURCE = 40_000;
 
 /**
  * Ops after which a region goes on to the next block when the interpreter ran them as the last
