@@ -4,8 +4,9 @@
 // (sse.ts): the same #NM/#UD conditions (the interpreter raises them: the generated code hands
 // the instruction to it when CR0.EM/TS is set or CR4.OSFXSR clear), a 16-byte memory operand
 // read whole before anything changes, #GP(0) for a misaligned one except MOVDQU's, at the linear
-// address (the unit takes operands by linear address, as it does). XMM registers are the unit's
-// Int32Array, four little-endian dwords each; the generated code names it X.
+// address (the unit takes operands by linear address, as it does); MOVD's dword is an ordinary
+// segment load (jit-exprs.ts). XMM registers are the unit's Int32Array, four little-endian
+// dwords each; the generated code names it X.
 
 import { M_MEM } from './decoder.js';
 import { eaExpr, ld32Expr } from './jit-exprs.js';
@@ -23,18 +24,19 @@ const spread = (h: string): string => `((${h} & 255) | ((${h} & 65280) << 8))`;
 
 /**
  * Source lines for one such instruction (record fields as jit.ts has them); `v` names locals of
- * the instruction, `fallback` hands it to the interpreter, `fault` sets EIP to it.
+ * the instruction, `fallback` hands it to the interpreter, `at` is its address (EIP before a fault).
  */
 export function translateSse(op: number, pfx: number, m: number, disp: number, imm: number,
-                             v: (name: string) => string, fallback: string, fault: string): string[] {
+                             v: (name: string) => string, fallback: string, at: string): string[] {
   const out: string[] = [];
+  const fault = `c.eip = ${at};`;
   const mem = (m & M_MEM) !== 0, rg = (m >> 3) & 7, rm = m & 7, seg = (m >> 20) & 7;
   out.push(`if ((c.cr0 & 12) !== 0 || (c.cr4 & 512) === 0) { ${fallback} }`);
   const d = rg * 4;
   if (op === 0x16e) {
     // MOVD xmm, r/m32: the upper dwords cleared.
     const val = v('a');
-    if (mem) { out.push(fault); out.push(`const ${val} = ${ld32Expr(seg, eaExpr(m, disp), 'c.eip')};`); }
+    if (mem) out.push(`const ${val} = ${ld32Expr(seg, eaExpr(m, disp), at)};`);
     else out.push(`const ${val} = r[${rm}];`);
     out.push(`X[${d}] = ${val}; X[${d + 1}] = 0; X[${d + 2}] = 0; X[${d + 3}] = 0;`);
     return out;

@@ -476,7 +476,7 @@ function translateBlock(c: SoftCpu, p: number, n: number, lin: number, out: stri
       t(exit(k + 1));
       ended = true;
     } else if (op >= 0x100 && c.sse !== null && isInlineSse(op, ins[P + R_SSEPFX]!, m)) {
-      for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, fault)) t(l);
+      for (const l of translateSse(op, ins[P + R_SSEPFX]!, m, disp, imm, v, `${fault} return D + ${k} + execBlock(c, ${P}, 1);`, ek)) t(l);
     } else {
       done = false;
     }
